@@ -1,0 +1,440 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Hydration: worker threads copy unhydrated regions from source to
+ * destination in the background.
+ *
+ * A worker claims a batch: starting at a shared cursor, the next unhydrated
+ * region that is not quarantined and not held, extended with following
+ * regions in the same state, up to batch_regions and the in-flight cap
+ * (max_inflight_regions over all workers). Claims only trylock regions, so a
+ * worker never waits for user I/O while holding others. The batch is read
+ * from the source in one request and written in runs: regions that are all
+ * zeros are discarded instead when the destination reads back zeros there.
+ * Then the batch is marked hydrated in core; a later commit makes it durable.
+ *
+ * Pacing, per clone, is a virtual clock (a token bucket with no burst):
+ * each copied byte pushes it forward by 1/rate; a worker waits until the
+ * clock is not ahead of now. The rate is the admin's limit, or, while user
+ * I/O is pending or recent (yield), the minimum rate, and batches shrink to
+ * one region, so hydration backs off but always finishes.
+ *
+ * A source read error is retried source_retries times, region by region;
+ * a region that still fails is quarantined (skipped, reported in status) and
+ * hydration goes on. Destination errors leave the regions unmarked; they are
+ * retried on a later pass, after a pause.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clone_priv.h"
+#include "util/clock.h"
+
+/* How long after the last user I/O hydration still yields. */
+#define YIELD_WINDOW_NS (20 * LC_NSEC_PER_MSEC)
+/* How long an idle worker sleeps before looking for work again. */
+#define IDLE_WAIT_NS (20 * LC_NSEC_PER_MSEC)
+
+static bool user_io_recent(struct lc_clone *c, uint64_t now)
+{
+	return atomic_load(&c->user_inflight) > 0 ||
+	       now - atomic_load(&c->last_user_io_ns) < YIELD_WINDOW_NS;
+}
+
+/* The rate to pace at now, 0 = unlimited. */
+static uint64_t effective_rate_locked(struct lc_clone *c, uint64_t now)
+{
+	uint64_t rate = c->rate_limit_bytes;
+
+	if (c->cfg.yield_to_user_io && user_io_recent(c, now)) {
+		if (rate == 0 || c->cfg.min_rate_bytes < rate)
+			rate = c->cfg.min_rate_bytes;
+	}
+	return rate;
+}
+
+static bool should_idle_locked(struct lc_clone *c)
+{
+	return c->paused || atomic_load(&c->complete) ||
+	       lc_meta_mode(c->meta) != LC_META_MODE_WRITE;
+}
+
+/* Sleeps on state_cond until when_ns (or a change); state_lock held. */
+static void wait_until_locked(struct lc_clone *c, uint64_t when_ns)
+{
+	struct timespec ts = lc_deadline_ns(when_ns);
+
+	(void)pthread_cond_timedwait(&c->state_cond, &c->state_lock, &ts);
+}
+
+/* Waits for the worker's turn. Returns false when the worker must stop. */
+static bool wait_for_turn(struct lc_clone *c)
+{
+	bool go = false;
+
+	pthread_mutex_lock(&c->state_lock);
+	while (!c->stopping) {
+		uint64_t now = lc_now_ns();
+		uint64_t rate;
+
+		if (should_idle_locked(c)) {
+			wait_until_locked(c, now + IDLE_WAIT_NS * 10);
+			continue;
+		}
+		rate = effective_rate_locked(c, now);
+		if (rate == 0 || c->throttle_clock_ns <= now) {
+			go = true;
+			break;
+		}
+		/* Re-check often: yield may end, the limit may change. */
+		wait_until_locked(c, c->throttle_clock_ns < now + IDLE_WAIT_NS ?
+					     c->throttle_clock_ns : now + IDLE_WAIT_NS);
+	}
+	pthread_mutex_unlock(&c->state_lock);
+	return go;
+}
+
+static void charge(struct lc_clone *c, uint64_t bytes)
+{
+	uint64_t now = lc_now_ns(), rate;
+
+	pthread_mutex_lock(&c->state_lock);
+	rate = effective_rate_locked(c, now);
+	if (rate) {
+		if (c->throttle_clock_ns < now)
+			c->throttle_clock_ns = now;
+		c->throttle_clock_ns += (uint64_t)((double)bytes * LC_NSEC_PER_SEC / (double)rate);
+	}
+	pthread_mutex_unlock(&c->state_lock);
+}
+
+/* Sleeps ms unless the clone is stopping. */
+static void backoff(struct lc_clone *c, unsigned ms)
+{
+	pthread_mutex_lock(&c->state_lock);
+	if (!c->stopping)
+		wait_until_locked(c, lc_now_ns() + (uint64_t)ms * LC_NSEC_PER_MSEC);
+	pthread_mutex_unlock(&c->state_lock);
+}
+
+bool lc_hydrate_is_quarantined(struct lc_clone *c, uint64_t region_nr)
+{
+	bool q;
+
+	if (atomic_load(&c->nr_quarantined) == 0)
+		return false;
+	pthread_mutex_lock(&c->claim_lock);
+	q = c->quarantine.words && lc_bitmap_test(&c->quarantine, region_nr);
+	pthread_mutex_unlock(&c->claim_lock);
+	return q;
+}
+
+static bool is_quarantined_locked(struct lc_clone *c, uint64_t region_nr)
+{
+	return c->quarantine.words && lc_bitmap_test(&c->quarantine, region_nr);
+}
+
+static void quarantine(struct lc_clone *c, uint64_t region_nr, int err)
+{
+	pthread_mutex_lock(&c->claim_lock);
+	/* Allocated on the first error only: healthy clones pay nothing. If
+	 * that fails, the region just stays unhydrated and is retried. */
+	if (!c->quarantine.words && lc_bitmap_init(&c->quarantine, c->nr_regions) < 0) {
+		pthread_mutex_unlock(&c->claim_lock);
+		return;
+	}
+	if (lc_bitmap_set(&c->quarantine, region_nr))
+		atomic_fetch_add(&c->nr_quarantined, 1);
+	pthread_mutex_unlock(&c->claim_lock);
+	lc_clone_set_error(c, err);
+	lc_clone_kick(c);
+}
+
+void lc_hydrate_clear_quarantine(struct lc_clone *c)
+{
+	pthread_mutex_lock(&c->claim_lock);
+	lc_bitmap_destroy(&c->quarantine);
+	atomic_store(&c->nr_quarantined, 0);
+	pthread_mutex_unlock(&c->claim_lock);
+}
+
+unsigned lc_hydrate_list_quarantine(struct lc_clone *c, uint64_t *ret, unsigned max)
+{
+	unsigned n = 0;
+
+	pthread_mutex_lock(&c->claim_lock);
+	if (c->quarantine.words) {
+		uint64_t r = lc_bitmap_find_next_set(&c->quarantine, 0);
+
+		for (; r < c->nr_regions && n < max;
+		     r = lc_bitmap_find_next_set(&c->quarantine, r + 1))
+			ret[n++] = r;
+	}
+	pthread_mutex_unlock(&c->claim_lock);
+	return n;
+}
+
+/* Claims up to limit regions for w; returns how many (0: none claimable now). */
+static uint32_t claim_batch(struct lc_clone *c, struct lc_hydrate_worker *w, uint32_t limit,
+			    uint64_t *ret_first)
+{
+	uint64_t pos, start;
+	bool wrapped = false;
+	uint32_t nr = 0;
+
+	pthread_mutex_lock(&c->claim_lock);
+	if (c->inflight_regions >= c->cfg.max_inflight_regions)
+		goto out;
+	if (limit > c->cfg.max_inflight_regions - c->inflight_regions)
+		limit = c->cfg.max_inflight_regions - c->inflight_regions;
+	start = pos = c->cursor;
+	for (;;) {
+		uint64_t r = lc_meta_next_unhydrated(c->meta, pos);
+
+		if (wrapped && r >= start)
+			goto out; /* a full circle found nothing */
+		if (r >= c->nr_regions) {
+			if (wrapped || start == 0)
+				goto out;
+			wrapped = true;
+			pos = 0;
+			continue;
+		}
+		if (is_quarantined_locked(c, r) || !lc_region_trylock(&c->locks, &w->holds[0], r)) {
+			pos = r + 1;
+			continue;
+		}
+		/* Re-check under the hold: a user write may have just finished. */
+		if (lc_meta_is_hydrated(c->meta, r)) {
+			lc_region_unlock(&c->locks, &w->holds[0]);
+			pos = r + 1;
+			continue;
+		}
+		*ret_first = r;
+		nr = 1;
+		while (nr < limit && r + nr < c->nr_regions &&
+		       !lc_meta_is_hydrated(c->meta, r + nr) && !is_quarantined_locked(c, r + nr) &&
+		       lc_region_trylock(&c->locks, &w->holds[nr], r + nr)) {
+			if (lc_meta_is_hydrated(c->meta, r + nr)) {
+				lc_region_unlock(&c->locks, &w->holds[nr]);
+				break;
+			}
+			nr++;
+		}
+		c->cursor = r + nr >= c->nr_regions ? 0 : r + nr;
+		c->inflight_regions += nr;
+		break;
+	}
+out:
+	pthread_mutex_unlock(&c->claim_lock);
+	return nr;
+}
+
+static void release_batch(struct lc_clone *c, struct lc_hydrate_worker *w, uint32_t nr)
+{
+	for (uint32_t i = 0; i < nr; i++)
+		lc_region_unlock(&c->locks, &w->holds[i]);
+	pthread_mutex_lock(&c->claim_lock);
+	c->inflight_regions -= nr;
+	pthread_mutex_unlock(&c->claim_lock);
+}
+
+static bool stopping(struct lc_clone *c)
+{
+	bool s;
+
+	pthread_mutex_lock(&c->state_lock);
+	s = c->stopping;
+	pthread_mutex_unlock(&c->state_lock);
+	return s;
+}
+
+static int read_with_retry(struct lc_clone *c, struct lc_backend *src, void *buf, uint64_t len,
+			   uint64_t off)
+{
+	int r = lc_backend_pread(src, buf, len, off);
+
+	for (unsigned i = 0; r < 0 && i < c->cfg.source_retries && !stopping(c); i++) {
+		backoff(c, c->cfg.retry_delay_ms);
+		r = lc_backend_pread(src, buf, len, off);
+	}
+	return r;
+}
+
+static bool all_zero(const void *buf, uint64_t len)
+{
+	const unsigned char *p = buf;
+
+	/* Compare the buffer with itself shifted by one byte: zero iff the
+	 * first byte is zero and all bytes are equal. */
+	return len == 0 || (p[0] == 0 && memcmp(p, p + 1, len - 1) == 0);
+}
+
+/* Writes regions [first, first + nr) from buf (holding region first's data). */
+static int write_regions(struct lc_clone *c, const char *buf, uint64_t first, uint32_t nr)
+{
+	uint32_t i = 0;
+
+	while (i < nr) {
+		uint64_t rlen = lc_clone_region_len(c, first + i);
+		bool zero = c->dst->discard_zeroes && all_zero(buf, rlen);
+		uint32_t j = i + 1;
+		uint64_t len = rlen, off = lc_clone_region_start(c, first + i);
+		int r;
+
+		/* Extend the run with regions of the same kind. */
+		while (j < nr) {
+			uint64_t l = lc_clone_region_len(c, first + j);
+
+			if ((c->dst->discard_zeroes && all_zero(buf + len, l)) != zero)
+				break;
+			len += l;
+			j++;
+		}
+		r = zero ? lc_backend_discard(c->dst, off, len) : -EOPNOTSUPP;
+		if (r == -EOPNOTSUPP)
+			r = lc_backend_pwrite(c->dst, buf, len, off);
+		if (r < 0)
+			return r;
+		buf += len;
+		i = j;
+	}
+	return 0;
+}
+
+static void mark_batch(struct lc_clone *c, uint64_t first, uint32_t nr, uint64_t bytes)
+{
+	int64_t n = lc_meta_set_hydrated(c->meta, first, nr);
+
+	if (n < 0) {
+		lc_clone_set_error(c, (int)n);
+		return;
+	}
+	lc_clone_note_marked(c, n);
+	atomic_fetch_add(&c->bytes_hydrated, bytes);
+	if (lc_meta_nr_hydrated(c->meta) == c->nr_regions)
+		lc_clone_kick(c);
+}
+
+/* One region at a time after a batch read failed: find the bad ones. */
+static void copy_regions_singly(struct lc_clone *c, struct lc_hydrate_worker *w,
+				struct lc_backend *src, uint64_t first, uint32_t nr)
+{
+	for (uint32_t i = 0; i < nr && !stopping(c); i++) {
+		uint64_t rn = first + i, len = lc_clone_region_len(c, rn);
+		uint64_t off = lc_clone_region_start(c, rn);
+		int r = read_with_retry(c, src, w->buf, len, off);
+
+		if (r < 0) {
+			quarantine(c, rn, r);
+			continue;
+		}
+		r = write_regions(c, w->buf, rn, 1);
+		if (r < 0) {
+			lc_clone_set_error(c, r);
+			backoff(c, c->cfg.retry_delay_ms);
+			continue;
+		}
+		mark_batch(c, rn, 1, len);
+	}
+}
+
+static void copy_batch(struct lc_clone *c, struct lc_hydrate_worker *w, uint64_t first,
+		       uint32_t nr)
+{
+	uint64_t off = lc_clone_region_start(c, first);
+	uint64_t len = lc_clone_region_start(c, first + nr - 1) +
+		       lc_clone_region_len(c, first + nr - 1) - off;
+	struct lc_backend *src = lc_clone_src_get(c);
+	int r;
+
+	if (!src) /* cannot happen while regions are unhydrated; be safe */
+		return;
+	r = lc_backend_pread(src, w->buf, len, off);
+	if (r < 0) {
+		copy_regions_singly(c, w, src, first, nr);
+		goto out;
+	}
+	r = write_regions(c, w->buf, first, nr);
+	if (r < 0) {
+		/* Destination trouble: leave them unmarked, try again later. */
+		lc_clone_set_error(c, r);
+		backoff(c, c->cfg.retry_delay_ms);
+		goto out;
+	}
+	mark_batch(c, first, nr, len);
+out:
+	lc_clone_src_put(c);
+	charge(c, len);
+}
+
+static void *worker_main(void *opaque)
+{
+	struct lc_hydrate_worker *w = opaque;
+	struct lc_clone *c = w->clone;
+
+	while (wait_for_turn(c)) {
+		uint32_t limit = c->cfg.batch_regions;
+		uint64_t first = 0;
+		uint32_t nr;
+
+		if (c->cfg.yield_to_user_io && user_io_recent(c, lc_now_ns()))
+			limit = 1;
+		nr = claim_batch(c, w, limit, &first);
+		if (nr == 0) {
+			/* Nothing claimable: all done, held by others, or
+			 * quarantined. Let status and waiters notice. */
+			lc_clone_kick(c);
+			backoff(c, IDLE_WAIT_NS / LC_NSEC_PER_MSEC);
+			continue;
+		}
+		copy_batch(c, w, first, nr);
+		release_batch(c, w, nr);
+	}
+	return NULL;
+}
+
+int lc_hydrate_start(struct lc_clone *c)
+{
+	size_t buf_size = (size_t)c->cfg.batch_regions * c->region_size;
+	int r;
+
+	if (c->cfg.nr_workers == 0)
+		return 0;
+	c->workers = calloc(c->cfg.nr_workers, sizeof(*c->workers));
+	if (!c->workers)
+		return -ENOMEM;
+	for (unsigned i = 0; i < c->cfg.nr_workers; i++) {
+		struct lc_hydrate_worker *w = &c->workers[i];
+
+		w->clone = c;
+		w->holds = calloc(c->cfg.batch_regions, sizeof(*w->holds));
+		if (!w->holds)
+			return -ENOMEM;
+		r = -posix_memalign(&w->buf, 4096, buf_size);
+		if (r < 0) {
+			w->buf = NULL;
+			return r;
+		}
+		r = -pthread_create(&w->thread, NULL, worker_main, w);
+		if (r < 0)
+			return r;
+		c->nr_workers_started++;
+	}
+	return 0;
+}
+
+void lc_hydrate_join(struct lc_clone *c)
+{
+	if (!c->workers)
+		return;
+	for (unsigned i = 0; i < c->nr_workers_started; i++)
+		(void)pthread_join(c->workers[i].thread, NULL);
+	for (unsigned i = 0; i < c->cfg.nr_workers; i++) {
+		free(c->workers[i].buf);
+		free(c->workers[i].holds);
+	}
+	free(c->workers);
+	c->workers = NULL;
+	c->nr_workers_started = 0;
+}

@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The I/O map: where each user request goes.
+ *
+ * A request is cut at region boundaries into runs of regions in the same
+ * state. Runs of hydrated regions go to the destination in one call. For
+ * unhydrated regions:
+ *   read     -> the source (or, with copy-on-read, the region is copied to the
+ *               destination first when nobody else holds it);
+ *   write    -> region held; if it covers the whole region it is written as is,
+ *               else the region is read from the source, overlaid and written
+ *               whole; then marked hydrated (in core; a commit makes it durable);
+ *   discard  -> whole regions are marked hydrated without copying and the
+ *               discard is passed down; partial regions are left alone.
+ * A region is marked only after its data write completed, so a commit, which
+ * flushes the destination before writing the bitmap, never vouches for data
+ * that is not durable. Hydrated regions never go back, so I/O to them takes
+ * no hold at all. Once hydration is complete the bitmap is not consulted.
+ *
+ * User I/O is counted (user_inflight, last_user_io_ns) so hydration can yield.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "clone_priv.h"
+#include "util/clock.h"
+
+static void user_io_begin(struct lc_clone *c)
+{
+	atomic_fetch_add(&c->user_inflight, 1);
+	atomic_store(&c->last_user_io_ns, lc_now_ns());
+}
+
+static void user_io_end(struct lc_clone *c)
+{
+	atomic_store(&c->last_user_io_ns, lc_now_ns());
+	atomic_fetch_sub(&c->user_inflight, 1);
+}
+
+static bool is_complete(struct lc_clone *c)
+{
+	return atomic_load(&c->complete);
+}
+
+/* Last region of the run of regions in the same state as first, within
+ * [first, last_region]. */
+static uint64_t run_end(struct lc_clone *c, uint64_t first, uint64_t last_region, bool hydrated)
+{
+	uint64_t r = first;
+
+	while (r < last_region && lc_meta_is_hydrated(c->meta, r + 1) == hydrated)
+		r++;
+	return r;
+}
+
+static int mark_hydrated(struct lc_clone *c, uint64_t region_nr)
+{
+	int64_t n = lc_meta_set_hydrated(c->meta, region_nr, 1);
+
+	if (n < 0)
+		return (int)n;
+	lc_clone_note_marked(c, n);
+	return 0;
+}
+
+/* Reads [off, off + len) of unhydrated regions from the source. */
+static int read_source(struct lc_clone *c, void *buf, size_t len, uint64_t off)
+{
+	struct lc_backend *src = lc_clone_src_get(c);
+	int r;
+
+	if (!src) /* completed meanwhile: everything is on the destination */
+		return lc_backend_pread(c->dst, buf, len, off);
+	r = lc_backend_pread(src, buf, len, off);
+	lc_clone_src_put(c);
+	return r;
+}
+
+/*
+ * Copy-on-read of one region, serving [off, off + len) from the copy. Returns
+ * 1 when it did not copy (held elsewhere, no buffer free, already hydrated):
+ * the caller then reads as usual.
+ */
+static int copy_on_read(struct lc_clone *c, uint64_t region_nr, void *buf, size_t len,
+			uint64_t off)
+{
+	struct lc_region_hold hold;
+	uint64_t start = lc_clone_region_start(c, region_nr);
+	uint64_t rlen = lc_clone_region_len(c, region_nr);
+	void *copy;
+	int r;
+
+	if (lc_meta_mode(c->meta) != LC_META_MODE_WRITE)
+		return 1;
+	if (!lc_region_trylock(&c->locks, &hold, region_nr))
+		return 1;
+	copy = lc_bufpool_tryget(&c->pool);
+	if (!copy || lc_meta_is_hydrated(c->meta, region_nr)) {
+		r = 1;
+		goto out_unlock;
+	}
+	r = read_source(c, copy, rlen, start);
+	if (r < 0)
+		goto out_unlock;
+	memcpy(buf, (char *)copy + (off - start), len);
+	/* The user has the data; failing to keep a copy only costs a retry. */
+	if (lc_backend_pwrite(c->dst, copy, rlen, start) == 0)
+		(void)mark_hydrated(c, region_nr);
+out_unlock:
+	if (copy)
+		lc_bufpool_put(&c->pool, copy);
+	lc_region_unlock(&c->locks, &hold);
+	return r;
+}
+
+static int read_unhydrated(struct lc_clone *c, char *buf, uint64_t first, uint64_t last,
+			   uint64_t off, uint64_t end)
+{
+	if (!c->cfg.copy_on_read)
+		return read_source(c, buf, end - off, off);
+	for (uint64_t rn = first; rn <= last; rn++) {
+		uint64_t seg_end = lc_clone_region_start(c, rn) + lc_clone_region_len(c, rn);
+		int r;
+
+		if (seg_end > end)
+			seg_end = end;
+		r = copy_on_read(c, rn, buf, seg_end - off, off);
+		if (r == 1)
+			r = read_source(c, buf, seg_end - off, off);
+		if (r < 0)
+			return r;
+		buf += seg_end - off;
+		off = seg_end;
+	}
+	return 0;
+}
+
+int lc_iomap_read(struct lc_clone *c, void *buf, size_t len, uint64_t offset_bytes)
+{
+	uint64_t off = offset_bytes, end = offset_bytes + len;
+	char *p = buf;
+	int r = 0;
+
+	if (len == 0)
+		return 0;
+	if (end < off || end > c->size_bytes)
+		return -EINVAL;
+	user_io_begin(c);
+	atomic_fetch_add(&c->user_reads, 1);
+	if (is_complete(c)) {
+		r = lc_backend_pread(c->dst, buf, len, offset_bytes);
+		goto out;
+	}
+	while (off < end) {
+		uint64_t first = lc_clone_region_of(c, off);
+		uint64_t last_region = lc_clone_region_of(c, end - 1);
+		bool hydrated = lc_meta_is_hydrated(c->meta, first);
+		uint64_t last = run_end(c, first, last_region, hydrated);
+		uint64_t seg_end = lc_clone_region_start(c, last) + lc_clone_region_len(c, last);
+
+		if (seg_end > end)
+			seg_end = end;
+		if (hydrated)
+			r = lc_backend_pread(c->dst, p, seg_end - off, off);
+		else
+			r = read_unhydrated(c, p, first, last, off, seg_end);
+		if (r < 0)
+			break;
+		p += seg_end - off;
+		off = seg_end;
+	}
+out:
+	user_io_end(c);
+	return r;
+}
+
+/* Writes [off, off + len) inside unhydrated region region_nr. */
+static int write_unhydrated(struct lc_clone *c, uint64_t region_nr, const void *buf, size_t len,
+			    uint64_t off)
+{
+	struct lc_region_hold hold;
+	uint64_t start = lc_clone_region_start(c, region_nr);
+	uint64_t rlen = lc_clone_region_len(c, region_nr);
+	void *copy;
+	int r;
+
+	/* Writing the destination of a region we cannot mark would be lost. */
+	if (lc_meta_mode(c->meta) != LC_META_MODE_WRITE)
+		return -EROFS;
+	lc_region_lock(&c->locks, &hold, region_nr);
+	if (lc_meta_is_hydrated(c->meta, region_nr)) {
+		/* Hydrated while we waited: an ordinary write now. */
+		r = lc_backend_pwrite(c->dst, buf, len, off);
+		goto out_unlock;
+	}
+	if (off == start && len == rlen) {
+		r = lc_backend_pwrite(c->dst, buf, len, off);
+	} else {
+		copy = lc_bufpool_get(&c->pool);
+		r = read_source(c, copy, rlen, start);
+		if (r == 0) {
+			memcpy((char *)copy + (off - start), buf, len);
+			r = lc_backend_pwrite(c->dst, copy, rlen, start);
+		}
+		lc_bufpool_put(&c->pool, copy);
+	}
+	if (r == 0)
+		r = mark_hydrated(c, region_nr);
+out_unlock:
+	lc_region_unlock(&c->locks, &hold);
+	return r;
+}
+
+int lc_iomap_write(struct lc_clone *c, const void *buf, size_t len, uint64_t offset_bytes)
+{
+	uint64_t off = offset_bytes, end = offset_bytes + len;
+	const char *p = buf;
+	int r = 0;
+
+	if (len == 0)
+		return 0;
+	if (end < off || end > c->size_bytes)
+		return -EINVAL;
+	user_io_begin(c);
+	atomic_fetch_add(&c->user_writes, 1);
+	if (is_complete(c)) {
+		r = lc_backend_pwrite(c->dst, buf, len, offset_bytes);
+		goto out;
+	}
+	while (off < end) {
+		uint64_t first = lc_clone_region_of(c, off);
+		uint64_t last_region = lc_clone_region_of(c, end - 1);
+		uint64_t last, seg_end;
+
+		if (lc_meta_is_hydrated(c->meta, first)) {
+			last = run_end(c, first, last_region, true);
+			seg_end = lc_clone_region_start(c, last) + lc_clone_region_len(c, last);
+			if (seg_end > end)
+				seg_end = end;
+			r = lc_backend_pwrite(c->dst, p, seg_end - off, off);
+		} else {
+			/* One region at a time: a held region is never waited for
+			 * while another is held, so holds cannot deadlock. */
+			seg_end = lc_clone_region_start(c, first) + lc_clone_region_len(c, first);
+			if (seg_end > end)
+				seg_end = end;
+			r = write_unhydrated(c, first, p, seg_end - off, off);
+		}
+		if (r < 0)
+			break;
+		p += seg_end - off;
+		off = seg_end;
+	}
+out:
+	user_io_end(c);
+	return r;
+}
+
+/* Passes a discard down; a destination without discard is not an error. */
+static int discard_dst(struct lc_clone *c, uint64_t off, uint64_t len)
+{
+	int r = lc_backend_discard(c->dst, off, len);
+
+	return r == -EOPNOTSUPP ? 0 : r;
+}
+
+int lc_iomap_discard(struct lc_clone *c, uint64_t offset_bytes, uint64_t len_bytes)
+{
+	uint64_t end = offset_bytes + len_bytes;
+	uint64_t first, last_excl;
+	int r = 0;
+
+	if (len_bytes == 0)
+		return 0;
+	if (end < offset_bytes || end > c->size_bytes)
+		return -EINVAL;
+	/* Whole regions only; the clone's end closes a short last region. */
+	first = lc_clone_region_of(c, offset_bytes + c->region_size - 1);
+	last_excl = end == c->size_bytes ? c->nr_regions : lc_clone_region_of(c, end);
+	if (first >= last_excl)
+		return 0;
+	user_io_begin(c);
+	if (is_complete(c)) {
+		uint64_t start = lc_clone_region_start(c, first);
+		uint64_t stop = lc_clone_region_start(c, last_excl - 1) +
+				lc_clone_region_len(c, last_excl - 1);
+
+		r = discard_dst(c, start, stop - start);
+		goto out;
+	}
+	for (uint64_t rn = first; rn < last_excl && r == 0; rn++) {
+		struct lc_region_hold hold;
+		uint64_t start = lc_clone_region_start(c, rn);
+		uint64_t rlen = lc_clone_region_len(c, rn);
+
+		if (lc_meta_is_hydrated(c->meta, rn)) {
+			r = discard_dst(c, start, rlen);
+			continue;
+		}
+		if (lc_meta_mode(c->meta) != LC_META_MODE_WRITE) {
+			r = -EROFS;
+			break;
+		}
+		lc_region_lock(&c->locks, &hold, rn);
+		r = discard_dst(c, start, rlen);
+		if (r == 0 && !lc_meta_is_hydrated(c->meta, rn))
+			r = mark_hydrated(c, rn);
+		lc_region_unlock(&c->locks, &hold);
+	}
+out:
+	user_io_end(c);
+	return r;
+}
