@@ -121,6 +121,24 @@ static void test_matches_reference(void **state)
 	assert_int_equal(lc_crc32c(0xdeadbeefu, buf, 777), crc32c_ref(0xdeadbeefu, buf, 777));
 }
 
+/* Both implementations agree with the reference, whichever lc_crc32c uses. */
+static void test_table_and_instruction_paths(void **state)
+{
+	static uint8_t buf[4096 + 8];
+
+	(void)state;
+	fill(buf, sizeof(buf), 11);
+	for (size_t align = 0; align < 8; align++)
+		for (size_t len = 0; len <= 4096; len += len < 64 ? 1 : 61) {
+			uint32_t want = crc32c_ref(0x12345678u, buf + align, len);
+
+			assert_int_equal(lc_crc32c_table(0x12345678u, buf + align, len), want);
+			assert_int_equal(lc_crc32c_hw(0x12345678u, buf + align, len), want);
+		}
+	assert_int_equal(lc_crc32c_hw(0, "123456789", 9), 0xE3069283u);
+	assert_int_equal(lc_crc32c_table(0, "123456789", 9), 0xE3069283u);
+}
+
 static void test_detects_single_bit_flip(void **state)
 {
 	uint8_t buf[512];
@@ -146,6 +164,7 @@ int main(void)
 	    cmocka_unit_test(test_rfc3720_vectors),
 	    cmocka_unit_test(test_chaining),
 	    cmocka_unit_test(test_matches_reference),
+	    cmocka_unit_test(test_table_and_instruction_paths),
 	    cmocka_unit_test(test_detects_single_bit_flip),
 	};
 
