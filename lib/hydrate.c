@@ -12,9 +12,11 @@
  * zeros are discarded instead when the destination reads back zeros there.
  * Then the batch is marked hydrated in core; a later commit makes it durable.
  *
- * Pacing, per clone, is a virtual clock (a token bucket with no burst):
- * each copied byte pushes it forward by 1/rate; a worker waits until the
- * clock is not ahead of now. The rate is the admin's limit, or, while user
+ * Pacing, per clone, is a virtual clock (a token bucket with no burst): a
+ * worker waits until the clock is not ahead of now, then reserves its batch
+ * by pushing the clock forward by batch/rate before claiming (so workers
+ * cannot all start at once, and no region is held while waiting); what it
+ * did not claim is refunded. The rate is the admin's limit, or, while user
  * I/O is pending or recent (yield), the minimum rate, and batches shrink to
  * one region, so hydration backs off but always finishes.
  *
@@ -67,8 +69,13 @@ static void wait_until_locked(struct lc_clone *c, uint64_t when_ns)
 	(void)pthread_cond_timedwait(&c->state_cond, &c->state_lock, &ts);
 }
 
-/* Waits for the worker's turn. Returns false when the worker must stop. */
-static bool wait_for_turn(struct lc_clone *c)
+/*
+ * Waits for the worker's turn and reserves planned_bytes of the rate: the
+ * clock moves forward by their duration before the copy starts, so several
+ * workers cannot all start at once. Returns false when the worker must stop;
+ * *ret_rate is the rate reserved at (0: unlimited), for refund().
+ */
+static bool reserve(struct lc_clone *c, uint64_t planned_bytes, uint64_t *ret_rate)
 {
 	bool go = false;
 
@@ -82,30 +89,50 @@ static bool wait_for_turn(struct lc_clone *c)
 			continue;
 		}
 		rate = effective_rate_locked(c, now);
-		if (rate == 0 || c->throttle_clock_ns <= now) {
-			go = true;
-			break;
+		if (rate && c->throttle_clock_ns > now) {
+			/* Re-check often: yield may end, the limit may change. */
+			wait_until_locked(c, c->throttle_clock_ns < now + IDLE_WAIT_NS ?
+						     c->throttle_clock_ns : now + IDLE_WAIT_NS);
+			continue;
 		}
-		/* Re-check often: yield may end, the limit may change. */
-		wait_until_locked(c, c->throttle_clock_ns < now + IDLE_WAIT_NS ?
-					     c->throttle_clock_ns : now + IDLE_WAIT_NS);
+		if (rate)
+			c->throttle_clock_ns =
+				now + (uint64_t)((double)planned_bytes * LC_NSEC_PER_SEC / (double)rate);
+		*ret_rate = rate;
+		go = true;
+		break;
 	}
 	pthread_mutex_unlock(&c->state_lock);
 	return go;
 }
 
-static void charge(struct lc_clone *c, uint64_t bytes)
+/* Gives back the part of a reservation that was not copied. */
+static void refund(struct lc_clone *c, uint64_t rate, uint64_t unused_bytes)
 {
-	uint64_t now = lc_now_ns(), rate;
+	uint64_t ns;
+
+	if (!rate || !unused_bytes)
+		return;
+	ns = (uint64_t)((double)unused_bytes * LC_NSEC_PER_SEC / (double)rate);
+	pthread_mutex_lock(&c->state_lock);
+	c->throttle_clock_ns = c->throttle_clock_ns > ns ? c->throttle_clock_ns - ns : 0;
+	pthread_mutex_unlock(&c->state_lock);
+}
+
+/* Regions to plan for: the batch, one while yielding, and at low rates no
+ * more than a tenth of a second's worth, so pacing stays smooth. */
+static uint32_t plan_batch(struct lc_clone *c)
+{
+	uint64_t now = lc_now_ns(), rate, limit = c->cfg.batch_regions;
 
 	pthread_mutex_lock(&c->state_lock);
 	rate = effective_rate_locked(c, now);
-	if (rate) {
-		if (c->throttle_clock_ns < now)
-			c->throttle_clock_ns = now;
-		c->throttle_clock_ns += (uint64_t)((double)bytes * LC_NSEC_PER_SEC / (double)rate);
-	}
 	pthread_mutex_unlock(&c->state_lock);
+	if (c->cfg.yield_to_user_io && user_io_recent(c, now))
+		limit = 1;
+	if (rate && rate / 10 / c->region_size < limit)
+		limit = rate / 10 / c->region_size;
+	return limit ? (uint32_t)limit : 1;
 }
 
 /* Sleeps ms unless the clone is stopping. */
@@ -365,7 +392,6 @@ static void copy_batch(struct lc_clone *c, struct lc_hydrate_worker *w, uint64_t
 	mark_batch(c, first, nr, len);
 out:
 	lc_clone_src_put(c);
-	charge(c, len);
 }
 
 static void *worker_main(void *opaque)
@@ -373,21 +399,25 @@ static void *worker_main(void *opaque)
 	struct lc_hydrate_worker *w = opaque;
 	struct lc_clone *c = w->clone;
 
-	while (wait_for_turn(c)) {
-		uint32_t limit = c->cfg.batch_regions;
-		uint64_t first = 0;
+	for (;;) {
+		uint32_t limit = plan_batch(c);
+		uint64_t planned = (uint64_t)limit * c->region_size, rate = 0, first = 0, copied;
 		uint32_t nr;
 
-		if (c->cfg.yield_to_user_io && user_io_recent(c, lc_now_ns()))
-			limit = 1;
+		if (!reserve(c, planned, &rate))
+			break;
 		nr = claim_batch(c, w, limit, &first);
 		if (nr == 0) {
+			refund(c, rate, planned);
 			/* Nothing claimable: all done, held by others, or
 			 * quarantined. Let status and waiters notice. */
 			lc_clone_kick(c);
 			backoff(c, IDLE_WAIT_NS / LC_NSEC_PER_MSEC);
 			continue;
 		}
+		copied = lc_clone_region_start(c, first + nr - 1) +
+			 lc_clone_region_len(c, first + nr - 1) - lc_clone_region_start(c, first);
+		refund(c, rate, planned > copied ? planned - copied : 0);
 		copy_batch(c, w, first, nr);
 		release_batch(c, w, nr);
 	}
