@@ -37,6 +37,7 @@ void lc_clone_config_default(struct lc_clone_config *ret_cfg)
 		.rate_limit_bytes = 0,
 		.min_rate_bytes = 4u << 20,
 		.yield_to_user_io = true,
+		.yield_window_ms = 20,
 		.copy_on_read = false,
 		.start_paused = false,
 		.commit_interval_ms = 1000,

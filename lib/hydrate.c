@@ -32,15 +32,16 @@
 #include "clone_priv.h"
 #include "util/clock.h"
 
-/* How long after the last user I/O hydration still yields. */
-#define YIELD_WINDOW_NS (20 * LC_NSEC_PER_MSEC)
 /* How long an idle worker sleeps before looking for work again. */
 #define IDLE_WAIT_NS (20 * LC_NSEC_PER_MSEC)
 
 static bool user_io_recent(struct lc_clone *c, uint64_t now)
 {
+	/* A queue-depth-1 initiator leaves gaps between requests: the window
+	 * bridges them, so such a workload counts as busy. */
 	return atomic_load(&c->user_inflight) > 0 ||
-	       now - atomic_load(&c->last_user_io_ns) < YIELD_WINDOW_NS;
+	       now - atomic_load(&c->last_user_io_ns) <
+		       (uint64_t)c->cfg.yield_window_ms * LC_NSEC_PER_MSEC;
 }
 
 /* The rate to pace at now, 0 = unlimited. */

@@ -32,6 +32,7 @@ struct lc_clone_config {
 	uint64_t rate_limit_bytes;      /* per second; 0 = unlimited */
 	uint64_t min_rate_bytes;        /* per second kept while yielding to user I/O */
 	bool yield_to_user_io;
+	unsigned yield_window_ms;       /* yield lasts this long after the last user I/O */
 	bool copy_on_read;              /* a user read of an unhydrated region hydrates it */
 	bool start_paused;
 	unsigned commit_interval_ms;    /* periodic commit; 0 = only on flush/close */
