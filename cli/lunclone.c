@@ -35,6 +35,7 @@ static const struct cli_verb verbs[] = {
     {"check", cli_check_main, "verify a metadata store (and its sizes against the devices)"},
     {"dump", cli_dump_main, "print the hydrated regions as JSON"},
     {"verify", cli_verify_main, "compare hydrated regions of the destination with the source"},
+    {"ctl", cli_ctl_main, "status and control of a running clone over its socket"},
 };
 
 static void usage(FILE *f)

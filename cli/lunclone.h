@@ -36,6 +36,7 @@ int cli_check_main(int argc, char **argv);
 int cli_dump_main(int argc, char **argv);
 int cli_verify_main(int argc, char **argv);
 int cli_hydrate_main(int argc, char **argv);
+int cli_ctl_main(int argc, char **argv);
 
 /* "lunclone: <verb>: '<object>': <reason>" on stderr. The reason is err->msg
  * when err is not NULL and holds a message, else strerror(-r). object may be

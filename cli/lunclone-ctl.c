@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lunclone ctl: the client of a running clone's status socket, served by
+ * handler_clone.so inside tcmu-runner (/run/lunclone/<name>.sock; protocol in
+ * handler/status_socket.h and handler_clone(8)).
+ *
+ * One connection per call: send the request line, close our writing side,
+ * read the reply to EOF. A reply "error: <reason>" is a runtime error (exit
+ * 1). The handler speaks plain key=value lines; --json converts them here,
+ * keeping the handler's field order (STYLE.md section 1: only the CLI and the
+ * daemon see JSON).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "util/parse.h"
+
+#include "lunclone.h"
+
+/* The handler answers within its own 2 s client deadline; allow more. */
+#define CTL_TIMEOUT_MS 5000
+#define CTL_REPLY_MAX (64u * 1024)
+
+static const char ctl_usage[] =
+    "Usage: lunclone ctl --socket PATH status [--json]\n"
+    "       lunclone ctl --socket PATH pause | resume\n"
+    "       lunclone ctl --socket PATH throttle MIB\n"
+    "\n"
+    "Talk to a running clone through its status socket (handler_clone(8)):\n"
+    "  status        state, regions hydrated/total, percent, rate, ETA, ...\n"
+    "  pause         stop hydrating (user I/O continues)\n"
+    "  resume        hydrate again (also retries quarantined regions)\n"
+    "  throttle MIB  limit hydration to MIB MiB/s; 0 = unlimited\n"
+    "\n"
+    "Options:\n"
+    "  -S, --socket PATH   the device's socket, /run/lunclone/<name>.sock\n"
+    "  -j, --json          print the status as a JSON object\n"
+    "  -h, --help          show this help\n";
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for events on fd until the deadline: 0 ready, -ETIMEDOUT, -errno. */
+static int wait_fd(int fd, short events, int64_t deadline_ms)
+{
+	for (;;) {
+		struct pollfd pfd = {.fd = fd, .events = events};
+		int64_t left = deadline_ms - now_ms();
+		int r;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		r = poll(&pfd, 1, (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r > 0)
+			return 0;
+	}
+}
+
+/* Sends request, returns the NUL-terminated reply in *ret_reply (caller
+ * frees). Errors are reported under verb. */
+static int exchange(const char *verb, const char *path, const char *request, char **ret_reply)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	int64_t deadline_ms = now_ms() + CTL_TIMEOUT_MS;
+	size_t len = strlen(request), used = 0;
+	char *reply;
+	int fd, r;
+
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		cli_errorf(verb, path, "socket path longer than %zu bytes",
+			   sizeof(addr.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	memcpy(addr.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		r = -errno;
+		cli_errorf(verb, NULL, "socket: %s", strerror(-r));
+		return r;
+	}
+	if (connect(fd, (const struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		r = -errno;
+		cli_errorf(verb, path, "connect: %s%s", strerror(-r),
+			   r == -ENOENT || r == -ECONNREFUSED
+			       ? " (is the clone's LUN open in tcmu-runner?)"
+			   : r == -EACCES ? " (root only)"
+					  : "");
+		goto out_close;
+	}
+	while (len > 0) {
+		ssize_t n;
+
+		r = wait_fd(fd, POLLOUT, deadline_ms);
+		if (r < 0)
+			goto out_io;
+		n = send(fd, request, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0) {
+			r = -errno;
+			goto out_io;
+		}
+		request += n;
+		len -= (size_t)n;
+	}
+	(void)shutdown(fd, SHUT_WR);
+
+	reply = malloc(CTL_REPLY_MAX + 1);
+	if (!reply) {
+		r = -ENOMEM;
+		goto out_io;
+	}
+	for (;;) {
+		ssize_t n;
+
+		r = wait_fd(fd, POLLIN, deadline_ms);
+		if (r < 0) {
+			free(reply);
+			goto out_io;
+		}
+		n = recv(fd, reply + used, CTL_REPLY_MAX - used, MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0) {
+			r = -errno;
+			free(reply);
+			goto out_io;
+		}
+		if (n == 0)
+			break;
+		used += (size_t)n;
+		if (used == CTL_REPLY_MAX) {
+			free(reply);
+			cli_errorf(verb, path, "reply longer than %u bytes", CTL_REPLY_MAX);
+			r = -EMSGSIZE;
+			goto out_close;
+		}
+	}
+	reply[used] = '\0';
+	(void)close(fd);
+	*ret_reply = reply;
+	return 0;
+
+out_io:
+	cli_errorf(verb, path, "%s", strerror(-r));
+out_close:
+	(void)close(fd);
+	return r;
+}
+
+/* A value of the status reply as JSON: integers, decimals, "unknown" as
+ * null, anything else as a string. */
+static struct json_object *json_value(const char *v)
+{
+	uint64_t u;
+	char *end;
+
+	if (strcmp(v, "unknown") == 0)
+		return NULL; /* json-c spells null as NULL */
+	if (lc_parse_u64(v, &u) == 0)
+		return json_object_new_uint64(u);
+	if (v[0] == '-' && lc_parse_u64(v + 1, &u) == 0 && u <= (uint64_t)INT64_MAX)
+		return json_object_new_int64(-(int64_t)u);
+	if (v[0] >= '0' && v[0] <= '9' && strchr(v, '.')) {
+		errno = 0;
+		(void)strtod(v, &end);
+		if (errno == 0 && *end == '\0')
+			return json_object_new_double_s(strtod(v, NULL), v);
+	}
+	return json_object_new_string(v);
+}
+
+static int print_status_json(const char *verb, const char *path, char *reply)
+{
+	struct json_object *obj = json_object_new_object();
+	const char *s;
+	char *line, *save = NULL;
+
+	if (!obj)
+		return -ENOMEM;
+	for (line = strtok_r(reply, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(line, '=');
+		struct json_object *val;
+
+		if (!eq || eq == line) {
+			cli_errorf(verb, path, "malformed status line '%s'", line);
+			json_object_put(obj);
+			return -EPROTO;
+		}
+		*eq = '\0';
+		val = json_value(eq + 1);
+		if (!val && strcmp(eq + 1, "unknown") != 0) {
+			json_object_put(obj);
+			return -ENOMEM;
+		}
+		if (json_object_object_add(obj, line, val) < 0) {
+			json_object_put(val);
+			json_object_put(obj);
+			return -ENOMEM;
+		}
+	}
+	s = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED);
+	if (!s) {
+		json_object_put(obj);
+		return -ENOMEM;
+	}
+	printf("%s\n", s);
+	json_object_put(obj);
+	return 0;
+}
+
+int cli_ctl_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"socket", required_argument, NULL, 'S'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct cli_opts o = {
+	    .verb = "ctl",
+	    .argc = argc,
+	    .argv = argv,
+	    .optstring = ":S:jh",
+	    .longopts = longopts,
+	};
+	const char *path = NULL, *what, *arg = NULL;
+	char request[64], *reply;
+	bool json = false;
+	uint64_t mib;
+	int c, r, nr_operands;
+
+	while ((c = cli_getopt(&o)) != -1) {
+		switch (c) {
+		case 'S':
+			path = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			fputs(ctl_usage, stdout);
+			return CLI_EXIT_OK;
+		default:
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (!path)
+		return cli_usage_error(o.verb, "--socket is required");
+	nr_operands = argc - optind;
+	if (nr_operands < 1)
+		return cli_usage_error(o.verb, "missing command (status, pause, resume, throttle)");
+	what = argv[optind];
+	if (strcmp(what, "throttle") == 0) {
+		if (nr_operands != 2)
+			return cli_usage_error(o.verb, "throttle takes one rate in MiB/s");
+		arg = argv[optind + 1];
+		if (!cli_opt_u64(o.verb, "throttle", arg, &mib))
+			return CLI_EXIT_USAGE;
+		if (mib > UINT64_MAX >> 20)
+			return cli_usage_error(o.verb, "throttle '%s': out of range", arg);
+		(void)snprintf(request, sizeof(request), "throttle %llu\n",
+			       (unsigned long long)mib);
+	} else if (strcmp(what, "status") == 0 || strcmp(what, "pause") == 0 ||
+		   strcmp(what, "resume") == 0) {
+		if (nr_operands != 1)
+			return cli_usage_error(o.verb, "unexpected argument '%s'",
+					       argv[optind + 1]);
+		(void)snprintf(request, sizeof(request), "%s\n", what);
+	} else {
+		return cli_usage_error(
+		    o.verb, "unknown command '%s' (status, pause, resume, throttle)", what);
+	}
+	if (json && strcmp(what, "status") != 0)
+		return cli_usage_error(o.verb, "--json goes with status only");
+
+	r = exchange(o.verb, path, request, &reply);
+	if (r < 0)
+		return CLI_EXIT_FAIL;
+	if (strncmp(reply, "error: ", 7) == 0) {
+		reply[strcspn(reply, "\n")] = '\0';
+		cli_errorf(o.verb, path, "%s: %s", what, reply + 7);
+		free(reply);
+		return CLI_EXIT_FAIL;
+	}
+	if (strcmp(what, "status") != 0) {
+		r = strcmp(reply, "ok\n") == 0 ? 0 : -EPROTO;
+		if (r < 0)
+			cli_errorf(o.verb, path, "%s: unexpected reply '%.*s'", what,
+				   (int)strcspn(reply, "\n"), reply);
+	} else if (json) {
+		r = print_status_json(o.verb, path, reply);
+		if (r == -ENOMEM)
+			cli_errorf(o.verb, NULL, "out of memory");
+	} else {
+		fputs(reply, stdout);
+		r = 0;
+	}
+	free(reply);
+	return r < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
