@@ -244,7 +244,7 @@ int cli_ctl_main(int argc, char **argv)
 	    .longopts = longopts,
 	};
 	const char *path = NULL, *what, *arg = NULL;
-	char request[64], *reply;
+	char request[64], *reply = NULL;
 	bool json = false;
 	uint64_t mib;
 	int c, r, nr_operands;
