@@ -4,8 +4,6 @@
  * models; faults are injected through them.
  */
 #include <errno.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -440,55 +438,6 @@ static void test_rate_limit_bounds_progress(void **state)
 	fixture_teardown(&f);
 }
 
-struct reader {
-	struct lc_clone *clone;
-	atomic_bool stop;
-};
-
-static void *keep_reading(void *opaque)
-{
-	struct reader *rd = opaque;
-	uint8_t buf[LC_SECTOR_SIZE];
-
-	while (!atomic_load(&rd->stop))
-		assert_int_equal(lc_clone_read(rd->clone, buf, sizeof(buf), 0), 0);
-	return NULL;
-}
-
-static void test_yield_backs_off_to_min_rate(void **state)
-{
-	struct lc_clone_config cfg = hydrating_cfg();
-	struct lc_clone_status st;
-	struct reader rd;
-	struct fixture f;
-	pthread_t t;
-
-	/* Unlimited, but while users do I/O only 8 KiB/s (2 regions a second). */
-	cfg.yield_to_user_io = true;
-	cfg.min_rate_bytes = 8192;
-	/* A reader starved of CPU for a while still counts as busy. */
-	cfg.yield_window_ms = 1000;
-	cfg.start_paused = true;
-	assert_int_equal(fixture_setup(&f, SIZE, REGION, 0, &cfg), 0);
-	rd.clone = f.clone;
-	atomic_init(&rd.stop, false);
-	assert_int_equal(pthread_create(&t, NULL, keep_reading, &rd), 0);
-	usleep(20000);
-	lc_clone_resume(f.clone);
-	usleep(400000);
-	lc_clone_get_status(f.clone, &st);
-	/* At most a region or two reserved before the reads were seen, and
-	 * one per half second after: never the 41 an idle clone copies. */
-	if (st.nr_hydrated > 5)
-		fail_msg("yield: %llu regions hydrated in 0.4 s", (unsigned long long)st.nr_hydrated);
-	atomic_store(&rd.stop, true);
-	assert_int_equal(pthread_join(t, NULL), 0);
-	/* Users gone: full speed again, and it finishes. */
-	assert_int_equal(lc_clone_wait(f.clone, 60000), 0);
-	assert_dst_equals_source(&f);
-	fixture_teardown(&f);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -505,7 +454,6 @@ int main(void)
 		cmocka_unit_test(test_destination_errors_are_retried),
 		cmocka_unit_test(test_pause_resume_and_reopen),
 		cmocka_unit_test(test_rate_limit_bounds_progress),
-		cmocka_unit_test(test_yield_backs_off_to_min_rate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
