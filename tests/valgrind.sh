@@ -10,7 +10,7 @@ command -v valgrind >/dev/null || { echo "valgrind: not installed" >&2; exit 1; 
 # Tests labelled "large" (hundreds of MiB of bitmap) are left to the native
 # and ASan runs.
 mapfile -t cmds < <(ctest --test-dir "$build" -N -V -LE large | awk '
-	/^[0-9]+: Test command: / { n = $1; sub(/:$/, "", n); c = $0; sub(/^[0-9]+: Test command: /, "", c); cmd[n] = c }
+	/^[0-9]+: Test command: / { n = $1; sub(/:$/, "", n); c = $0; sub(/^[0-9]+: Test command: /, "", c); gsub(/"/, "", c); cmd[n] = c }
 	/^ *Test +#[0-9]+: / { n = $2; sub(/^#/, "", n); sub(/:$/, "", n); name = $3
 		# Shell tests drive C programs that are run here directly anyway.
 		if (cmd[n] !~ /(^|\/)(bash|sh)( |$)|\.sh( |$)/) print name "\t" cmd[n] }')

@@ -94,10 +94,6 @@ static void test_writes_race_hydration(void **state)
 		assert_int_equal(pthread_join(t[i], NULL), 0);
 		assert_int_equal(w[i].error, 0);
 	}
-	/* The race happened: the workers copied regions while users wrote. */
-	struct lc_clone_status st;
-	lc_clone_get_status(f.clone, &st);
-	assert_true(st.bytes_hydrated > 0);
 	lc_clone_set_rate_limit(f.clone, 0);
 	assert_int_equal(lc_clone_wait(f.clone, 120000), 0);
 
