@@ -404,6 +404,11 @@ int lc_clone_discard(struct lc_clone *c, uint64_t offset_bytes, uint64_t len_byt
 	return lc_iomap_discard(c, offset_bytes, len_bytes);
 }
 
+bool lc_clone_discard_zeroes(const struct lc_clone *c)
+{
+	return c->dst->discard_zeroes;
+}
+
 int lc_clone_flush(struct lc_clone *c)
 {
 	/* A failed store cannot vouch for anything: the flush fails too. */

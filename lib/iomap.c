@@ -10,8 +10,11 @@
  *   write    -> region held; if it covers the whole region it is written as is,
  *               else the region is read from the source, overlaid and written
  *               whole; then marked hydrated (in core; a commit makes it durable);
- *   discard  -> whole regions are marked hydrated without copying and the
- *               discard is passed down; partial regions are left alone.
+ *   discard  -> passed down where hydrated; whole unhydrated regions are
+ *               marked hydrated without copying and discarded; parts of
+ *               unhydrated regions are written with zeros (the region copied
+ *               first) when the destination's discards read back as zeros,
+ *               so the whole range does, else left alone.
  * A region is marked only after its data write completed, so a commit, which
  * flushes the destination before writing the bitmap, never vouches for data
  * that is not durable. Hydrated regions never go back, so I/O to them takes
@@ -20,10 +23,14 @@
  * User I/O is counted (user_inflight, last_user_io_ns) so hydration can yield.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clone_priv.h"
 #include "util/clock.h"
+
+/* Largest zero buffer a discard allocates to write zeros. */
+#define ZERO_CHUNK_BYTES (1u << 20)
 
 static void user_io_begin(struct lc_clone *c)
 {
@@ -256,56 +263,112 @@ out:
 	return r;
 }
 
-/* Passes a discard down; a destination without discard is not an error. */
+/* Writes zeros over [off, off + len) of the destination, a MiB at a time. */
+static int write_zeroes_dst(struct lc_clone *c, uint64_t off, uint64_t len)
+{
+	size_t chunk = len < ZERO_CHUNK_BYTES ? (size_t)len : ZERO_CHUNK_BYTES;
+	void *zero;
+	int r = 0;
+
+	/* Aligned: the destination may be open with O_DIRECT. */
+	if (posix_memalign(&zero, 4096, chunk) != 0)
+		return -ENOMEM;
+	memset(zero, 0, chunk);
+	while (len > 0 && r == 0) {
+		size_t n = len < chunk ? (size_t)len : chunk;
+
+		r = lc_backend_pwrite(c->dst, zero, n, off);
+		off += n;
+		len -= n;
+	}
+	free(zero);
+	return r;
+}
+
+/*
+ * Discards [off, off + len) of the destination. A destination that promises
+ * zeros after a discard (discard_zeroes) but turns out not to support it gets
+ * zeros written instead, so the promise we pass on to initiators (LBPRZ)
+ * holds; for the others a discard they do not support is simply not done.
+ */
 static int discard_dst(struct lc_clone *c, uint64_t off, uint64_t len)
 {
 	int r = lc_backend_discard(c->dst, off, len);
 
-	return r == -EOPNOTSUPP ? 0 : r;
+	if (r != -EOPNOTSUPP)
+		return r;
+	return c->dst->discard_zeroes ? write_zeroes_dst(c, off, len) : 0;
+}
+
+/* A whole unhydrated region: marked hydrated without copying. */
+static int discard_unhydrated_region(struct lc_clone *c, uint64_t region_nr)
+{
+	struct lc_region_hold hold;
+	int r;
+
+	lc_region_lock(&c->locks, &hold, region_nr);
+	r = discard_dst(c, lc_clone_region_start(c, region_nr), lc_clone_region_len(c, region_nr));
+	if (r == 0 && !lc_meta_is_hydrated(c->meta, region_nr))
+		r = mark_hydrated(c, region_nr);
+	lc_region_unlock(&c->locks, &hold);
+	return r;
+}
+
+/* Part of an unhydrated region: where discards read back as zeros, the part
+ * is written with zeros (copying the region), so that it reads back as zeros
+ * like every other discarded range; elsewhere it is left as it is. */
+static int discard_unhydrated_part(struct lc_clone *c, uint64_t region_nr, uint64_t off,
+				   uint64_t len)
+{
+	void *zero;
+	int r;
+
+	if (!c->dst->discard_zeroes)
+		return 0;
+	zero = calloc(1, len);
+	if (!zero)
+		return -ENOMEM;
+	r = write_unhydrated(c, region_nr, zero, len, off);
+	free(zero);
+	return r;
 }
 
 int lc_iomap_discard(struct lc_clone *c, uint64_t offset_bytes, uint64_t len_bytes)
 {
-	uint64_t end = offset_bytes + len_bytes;
-	uint64_t first, last_excl;
+	uint64_t off = offset_bytes, end = offset_bytes + len_bytes;
 	int r = 0;
 
 	if (len_bytes == 0)
 		return 0;
 	if (end < offset_bytes || end > c->size_bytes)
 		return -EINVAL;
-	/* Whole regions only; the clone's end closes a short last region. */
-	first = lc_clone_region_of(c, offset_bytes + c->region_size - 1);
-	last_excl = end == c->size_bytes ? c->nr_regions : lc_clone_region_of(c, end);
-	if (first >= last_excl)
-		return 0;
 	user_io_begin(c);
 	if (is_complete(c)) {
-		uint64_t start = lc_clone_region_start(c, first);
-		uint64_t stop = lc_clone_region_start(c, last_excl - 1) +
-				lc_clone_region_len(c, last_excl - 1);
-
-		r = discard_dst(c, start, stop - start);
+		r = discard_dst(c, offset_bytes, len_bytes);
 		goto out;
 	}
-	for (uint64_t rn = first; rn < last_excl && r == 0; rn++) {
-		struct lc_region_hold hold;
-		uint64_t start = lc_clone_region_start(c, rn);
-		uint64_t rlen = lc_clone_region_len(c, rn);
+	while (off < end && r == 0) {
+		uint64_t first = lc_clone_region_of(c, off);
+		uint64_t start = lc_clone_region_start(c, first);
+		uint64_t seg_end = start + lc_clone_region_len(c, first);
 
-		if (lc_meta_is_hydrated(c->meta, rn)) {
-			r = discard_dst(c, start, rlen);
-			continue;
-		}
-		if (lc_meta_mode(c->meta) != LC_META_MODE_WRITE) {
+		if (lc_meta_is_hydrated(c->meta, first)) {
+			uint64_t last = run_end(c, first, lc_clone_region_of(c, end - 1), true);
+
+			seg_end = lc_clone_region_start(c, last) + lc_clone_region_len(c, last);
+			if (seg_end > end)
+				seg_end = end;
+			r = discard_dst(c, off, seg_end - off);
+		} else if (lc_meta_mode(c->meta) != LC_META_MODE_WRITE) {
 			r = -EROFS;
-			break;
+		} else if (off == start && seg_end <= end) {
+			r = discard_unhydrated_region(c, first);
+		} else {
+			if (seg_end > end)
+				seg_end = end;
+			r = discard_unhydrated_part(c, first, off, seg_end - off);
 		}
-		lc_region_lock(&c->locks, &hold, rn);
-		r = discard_dst(c, start, rlen);
-		if (r == 0 && !lc_meta_is_hydrated(c->meta, rn))
-			r = mark_hydrated(c, rn);
-		lc_region_unlock(&c->locks, &hold);
+		off = seg_end;
 	}
 out:
 	user_io_end(c);

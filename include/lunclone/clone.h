@@ -69,8 +69,12 @@ int lc_clone_read(struct lc_clone *clone, void *buf, size_t len, uint64_t offset
 int lc_clone_write(struct lc_clone *clone, const void *buf, size_t len, uint64_t offset_bytes,
 		   unsigned io_flags);
 /* Whole unhydrated regions are marked hydrated without copying and the
- * discard is passed down; partial regions are left as they are. */
+ * discard is passed down. When lc_clone_discard_zeroes() is true the whole
+ * range reads back as zeros afterwards (parts of unhydrated regions are
+ * written with zeros); otherwise its content is undefined. */
 int lc_clone_discard(struct lc_clone *clone, uint64_t offset_bytes, uint64_t len_bytes);
+/* Whether a discarded range reads back as zeros (SCSI LBPRZ). */
+bool lc_clone_discard_zeroes(const struct lc_clone *clone);
 /* SYNCHRONIZE CACHE: destination flushed, then bitmap committed. */
 int lc_clone_flush(struct lc_clone *clone);
 

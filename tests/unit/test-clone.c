@@ -4,6 +4,7 @@
  * models; faults are injected through them.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -210,6 +211,9 @@ static void test_discard_marks_whole_regions_only(void **state)
 	struct fixture f;
 
 	assert_int_equal(fixture_setup(&f, SIZE, REGION, 0, &cfg), 0);
+	/* A destination whose discards do not zero (a block device). */
+	f.dst->discard_zeroes = false;
+	assert_false(lc_clone_discard_zeroes(f.clone));
 	/* No source read is allowed: discard must not copy. */
 	lc_volcache_inject(f.src, LC_VC_READ, 0, 0, EIO, -1);
 	/* From the middle of region 10 to the middle of region 13. */
@@ -226,6 +230,60 @@ static void test_discard_marks_whole_regions_only(void **state)
 	assert_int_equal(lc_clone_discard(f.clone, 20 * REGION + 512, 1024), 0);
 	assert_false(lc_meta_is_hydrated(f.meta, 20));
 	assert_int_equal(lc_meta_nr_hydrated(f.meta), 4);
+	fixture_teardown(&f);
+}
+
+/* Asserts that [off, off + len) of the clone reads as zeros and the sectors
+ * just before and after it as the source. */
+static void assert_discarded(struct fixture *f, uint64_t off, uint64_t len)
+{
+	uint8_t *buf = malloc(len);
+	uint8_t edge[LC_SECTOR_SIZE];
+
+	assert_non_null(buf);
+	assert_int_equal(lc_clone_read(f->clone, buf, len, off), 0);
+	for (uint64_t i = 0; i < len; i++)
+		if (buf[i] != 0)
+			fail_msg("byte %" PRIu64 " of the discarded range is %u", off + i, buf[i]);
+	free(buf);
+	assert_int_equal(lc_clone_read(f->clone, edge, sizeof(edge), off - sizeof(edge)), 0);
+	assert_sector_is_source(edge, off / LC_SECTOR_SIZE - 1);
+	assert_int_equal(lc_clone_read(f->clone, edge, sizeof(edge), off + len), 0);
+	assert_sector_is_source(edge, (off + len) / LC_SECTOR_SIZE);
+}
+
+/* SCSI LBPRZ: where the destination's discards zero, every discarded byte
+ * reads back as zero, in whole and partial, hydrated and unhydrated regions. */
+static void test_discard_reads_back_zeros(void **state)
+{
+	struct lc_clone_config cfg = paused_cfg();
+	struct fixture f;
+	uint8_t buf[LC_SECTOR_SIZE];
+
+	assert_int_equal(fixture_setup(&f, SIZE, REGION, 0, &cfg), 0);
+	assert_true(lc_clone_discard_zeroes(f.clone));
+	/* Unhydrated: a partial head (10), whole regions (11, 12), a partial
+	 * tail (13); the partial regions are copied, then zeroed in part. */
+	assert_int_equal(lc_clone_discard(f.clone, 10 * REGION + 512, 3 * REGION), 0);
+	assert_discarded(&f, 10 * REGION + 512, 3 * REGION);
+	for (uint64_t rn = 10; rn <= 13; rn++)
+		assert_true(lc_meta_is_hydrated(f.meta, rn));
+	/* Hydrated (by a write): the part goes to the destination's discard. */
+	write_sectors(&f, 20 * SECTORS_PER_REGION, 1, 1, 0, 0);
+	assert_true(lc_meta_is_hydrated(f.meta, 20));
+	assert_int_equal(lc_clone_discard(f.clone, 20 * REGION + 1024, 1024), 0);
+	assert_discarded(&f, 20 * REGION + 1024, 1024);
+	/* A destination that cannot discard after all gets zeros written. */
+	lc_volcache_inject(f.dst, LC_VC_DISCARD, 0, 0, EOPNOTSUPP, -1);
+	assert_int_equal(lc_clone_discard(f.clone, 25 * REGION + 512, 2 * REGION), 0);
+	assert_discarded(&f, 25 * REGION + 512, 2 * REGION);
+	/* A failed zeroing copy is an error, and nothing is marked. */
+	lc_volcache_inject(f.src, LC_VC_READ, 0, 0, EIO, -1);
+	assert_int_equal(lc_clone_discard(f.clone, 30 * REGION + 512, 512), -EIO);
+	assert_false(lc_meta_is_hydrated(f.meta, 30));
+	lc_volcache_inject(f.src, LC_VC_READ, 0, 0, 0, 0);
+	assert_int_equal(lc_clone_read(f.clone, buf, sizeof(buf), 30 * REGION + 512), 0);
+	assert_sector_is_source(buf, 30 * SECTORS_PER_REGION + 1);
 	fixture_teardown(&f);
 }
 
@@ -447,6 +505,7 @@ int main(void)
 		cmocka_unit_test(test_flush_and_fua_make_marks_durable),
 		cmocka_unit_test(test_flush_failure_turns_read_only),
 		cmocka_unit_test(test_discard_marks_whole_regions_only),
+		cmocka_unit_test(test_discard_reads_back_zeros),
 		cmocka_unit_test(test_copy_on_read),
 		cmocka_unit_test(test_hydration_completes_and_drops_source),
 		cmocka_unit_test(test_zero_regions_are_discarded_not_written),
