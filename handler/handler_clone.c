@@ -65,6 +65,16 @@
 #define MODE_DEVSPEC_DPOFUA 0x10
 #define MODE_PC_CHANGEABLE 1
 #define ASC_WRITE_PROTECTED 0x2700
+/* SBC: READ CAPACITY(16) byte 14, WRITE SAME's UNMAP bit, and the Logical
+ * Block Provisioning VPD page (byte 5: LBPU, LBPWS, LBPWS10, LBPRZ=xx1b). */
+#define RC16_LBPME 0x80
+#define RC16_LBPRZ 0x40
+#define CDB_WRITE_SAME_UNMAP 0x08
+#define VPD_LBP 0xb2
+#define VPD_LBP_LBPU 0x80
+#define VPD_LBP_LBPWS 0x40
+#define VPD_LBP_LBPWS10 0x20
+#define VPD_LBP_LBPRZ 0x04
 
 struct clone_dev {
 	struct tcmu_device *dev;
@@ -211,6 +221,9 @@ static int clone_read(struct tcmu_device *dev, struct tcmur_cmd *cmd, struct iov
 	void *buf;
 	int r;
 
+	/* A transfer length of 0 moves nothing and is no error (SBC). */
+	if (len == 0)
+		return TCMU_STS_OK;
 	if (iov_cnt == 1 && iov[0].iov_len >= len)
 		return to_tcmu_sts(cd, cmd, IO_READ,
 				   lc_clone_read(cd->clone, iov[0].iov_base, len, (uint64_t)off));
@@ -250,6 +263,8 @@ static int clone_write(struct tcmu_device *dev, struct tcmur_cmd *cmd, struct io
 	unsigned flags = cmd_wants_fua(cmd) ? LC_IO_FUA : 0;
 	void *buf;
 
+	if (len == 0)
+		return TCMU_STS_OK;
 	if (iov_cnt == 1 && iov[0].iov_len >= len)
 		return to_tcmu_sts(
 		    cd, cmd, IO_WRITE,
@@ -359,15 +374,103 @@ static int emulate_mode_sense(struct clone_dev *cd, struct tcmulib_cmd *cmd)
 	return TCMU_STS_OK;
 }
 
-/* Everything but MODE SENSE goes to tcmu-runner's generic path. */
+/* ---- thin provisioning: LBPRZ as it really is ---- */
+
+/*
+ * tcmu-runner 1.5.4 always reports LBPRZ=1 (unmapped blocks read as zeros),
+ * in READ CAPACITY(16) and in the Logical Block Provisioning VPD page. Ours
+ * is true only when the destination's discards read back as zeros (a file:
+ * hole punching; not a block device), so both are answered here with the
+ * clone's answer; the rest of the data is tcmu-runner's.
+ */
+static int emulate_read_capacity_16(struct clone_dev *cd, struct tcmulib_cmd *cmd)
+{
+	uint64_t last_lba = tcmu_dev_get_num_lbas(cd->dev) - 1;
+	uint32_t block = tcmu_dev_get_block_size(cd->dev);
+	uint8_t buf[32];
+
+	memset(buf, 0, sizeof(buf));
+	for (int i = 0; i < 8; i++)
+		buf[i] = (uint8_t)(last_lba >> (56 - 8 * i));
+	for (int i = 0; i < 4; i++)
+		buf[8 + i] = (uint8_t)(block >> (24 - 8 * i));
+	buf[14] = RC16_LBPME;
+	if (lc_clone_discard_zeroes(cd->clone))
+		buf[14] |= RC16_LBPRZ;
+	copy_to_iov(cmd->iovec, cmd->iov_cnt, buf, sizeof(buf));
+	return TCMU_STS_OK;
+}
+
+static int emulate_vpd_lbp(struct clone_dev *cd, struct tcmulib_cmd *cmd)
+{
+	uint8_t buf[8];
+
+	memset(buf, 0, sizeof(buf));
+	buf[1] = VPD_LBP;
+	buf[3] = 4; /* page length */
+	if (lc_clone_discard_zeroes(cd->clone))
+		buf[5] = VPD_LBP_LBPRZ;
+	if (tcmu_dev_get_unmap_enabled(cd->dev))
+		buf[5] |= VPD_LBP_LBPU | VPD_LBP_LBPWS | VPD_LBP_LBPWS10;
+	copy_to_iov(cmd->iovec, cmd->iov_cnt, buf, sizeof(buf));
+	return TCMU_STS_OK;
+}
+
+static bool all_zero(const struct iovec *iov, size_t iov_cnt, size_t len)
+{
+	for (size_t i = 0; i < iov_cnt && len > 0; i++) {
+		const uint8_t *p = iov[i].iov_base;
+		size_t n = iov[i].iov_len < len ? iov[i].iov_len : len;
+
+		for (size_t j = 0; j < n; j++)
+			if (p[j])
+				return false;
+		len -= n;
+	}
+	return true;
+}
+
+/*
+ * WRITE SAME with UNMAP: tcmu-runner unmaps without looking at the data. An
+ * unmap may stand in for the write only when unmapped blocks read back as
+ * the data written, that is when the data is zeros and LBPRZ holds (SBC-4
+ * 5.50); otherwise the UNMAP bit is cleared here so that the generic path
+ * writes the pattern.
+ */
+static void check_write_same_unmap(struct clone_dev *cd, struct tcmulib_cmd *cmd)
+{
+	if (!(cmd->cdb[1] & CDB_WRITE_SAME_UNMAP))
+		return;
+	if (lc_clone_discard_zeroes(cd->clone) &&
+	    all_zero(cmd->iovec, cmd->iov_cnt, tcmu_dev_get_block_size(cd->dev)))
+		return;
+	cmd->cdb[1] &= (uint8_t)~CDB_WRITE_SAME_UNMAP;
+}
+
+/* MODE SENSE, READ CAPACITY(16) and the LBP VPD page are ours; everything
+ * else goes to tcmu-runner's generic path (WRITE SAME after a look). */
 static int clone_handle_cmd(struct tcmu_device *dev, struct tcmur_cmd *tcmur_cmd)
 {
 	struct tcmulib_cmd *cmd = tcmur_cmd->lib_cmd;
+	struct clone_dev *cd = get_cd(dev);
+	uint8_t *cdb = cmd->cdb;
 
-	switch (cmd->cdb[0]) {
+	switch (cdb[0]) {
 	case MODE_SENSE:
 	case MODE_SENSE_10:
-		return emulate_mode_sense(get_cd(dev), cmd);
+		return emulate_mode_sense(cd, cmd);
+	case SERVICE_ACTION_IN_16:
+		if ((cdb[1] & 0x1f) == READ_CAPACITY_16)
+			return emulate_read_capacity_16(cd, cmd);
+		return TCMU_STS_NOT_HANDLED;
+	case INQUIRY:
+		if ((cdb[1] & 0x01) && cdb[2] == VPD_LBP)
+			return emulate_vpd_lbp(cd, cmd);
+		return TCMU_STS_NOT_HANDLED;
+	case WRITE_SAME:
+	case WRITE_SAME_16:
+		check_write_same_unmap(cd, cmd);
+		return TCMU_STS_NOT_HANDLED;
 	default:
 		return TCMU_STS_NOT_HANDLED;
 	}
@@ -603,8 +706,8 @@ static int clone_open(struct tcmu_device *dev, bool reopen)
 	struct lc_meta *meta;
 	struct clone_dev *cd;
 	char name[HC_CFG_NAME_MAX + 1];
+	uint32_t block, unmap_gran;
 	unsigned direct;
-	uint32_t block;
 	int r;
 
 	cd = calloc(1, sizeof(*cd));
@@ -675,10 +778,13 @@ static int clone_open(struct tcmu_device *dev, bool reopen)
 
 	/* Writes are volatile until SYNCHRONIZE CACHE or FUA: say so (WCE). */
 	tcmu_dev_set_write_cache_enabled(dev, true);
-	/* Whole regions discard without copying: ask initiators for them. */
-	tcmu_dev_set_opt_unmap_gran(
-	    dev, info.region_size_bytes > lio_block ? info.region_size_bytes / lio_block : 1,
-	    false);
+	/* Whole regions discard without copying: ask initiators for them.
+	 * tcmu-runner uses the alignment as a divisor (0 would be SIGFPE in
+	 * WRITE SAME) and initiators as the first aligned LBA modulo the
+	 * granularity: one granularity says "aligned at LBA 0" to both. */
+	unmap_gran = info.region_size_bytes > lio_block ? info.region_size_bytes / lio_block : 1;
+	tcmu_dev_set_opt_unmap_gran(dev, unmap_gran, false);
+	tcmu_dev_set_unmap_gran_align(dev, unmap_gran);
 	atomic_init(&cd->last_logged_err, 0);
 	tcmu_dev_info(dev,
 		      "%s clone of '%s' onto '%s' (store '%s', %s): %" PRIu64 "/%" PRIu64

@@ -12,6 +12,7 @@
 #                     2 fio verify during hydration, then 100 %
 #                     3 kill -9 tcmu-runner mid-hydration, restart, resume
 #                     4 iscsi-test-cu on user:clone and on user:file
+#                     5 FUA and SYNCHRONIZE CACHE commit the bitmap
 #   E2E_HANDLER_DIR   dir holding handler_clone.so and handler_file.so
 #   E2E_SRC           source image (host path, seen read-only here)
 #   E2E_LUNCLONE      the lunclone CLI
@@ -33,7 +34,7 @@ trap 'rc=$?; if [ $rc -ne 0 ]; then echo "guest: failed (rc=$rc)"; [ -n "${GL_DU
 RATE=${E2E_RATE:-1}
 TESTCU=${E2E_TESTCU:-SCSI}
 gl_init
-gl_require fio python3 qemu-img sg_inq
+gl_require fio python3 qemu-img sg_inq sg_raw sg_sync sg_modes cmp
 [[ -x $E2E_LUNCLONE ]] || gl_fail "lunclone CLI $E2E_LUNCLONE not executable"
 [[ -r $E2E_SRC ]] || gl_fail "source image $E2E_SRC not readable in the guest"
 
@@ -347,6 +348,83 @@ scenario3() {
 	gl_note S3_TOTAL "$total"
 	save_artefacts 3 "$dst" "$meta" /srv/s3-lun.img /srv/s3-iolog.* /srv/s3-fio-*.txt
 	rm -f "$dst" "$meta" /srv/s3-*
+}
+
+# --- scenario 5: FUA and SYNCHRONIZE CACHE commit the bitmap ----------------
+# be_hex N BYTES: N as BYTES big-endian hex bytes, for sg_raw's CDB.
+be_hex() {
+	local n=$1 b=$2 i out=
+	for ((i = b - 1; i >= 0; i--)); do
+		out+=" $(printf '%02x' $(((n >> (8 * i)) & 0xff)))"
+	done
+	echo "$out"
+}
+
+# committed_ranges META: the store's hydrated ranges, as lunclone dump says.
+committed_ranges() {
+	local out
+	out=$("$E2E_LUNCLONE" dump --meta "$1") || gl_fail "lunclone dump --meta $1 failed"
+	sed -n 's/.*"hydrated": *\(\[.*\]\).*/\1/p' <<<"$out" | tr -d ' '
+}
+
+# write16 DEV FUA LBA FILE: WRITE(16) of FILE at LBA, FUA bit 0 or 1.
+write16() {
+	local dev=$1 fua=$2 lba=$3 file=$4 len bs
+	len=$(stat -c %s "$file")
+	bs=$(blockdev --getss "$dev")
+	sg_raw -s "$len" -i "$file" "$dev" 8a "$(printf '%02x' $((fua ? 0x08 : 0)))" \
+		$(be_hex "$lba" 8) $(be_hex $((len / bs)) 4) 00 00 >/dev/null 2>&1 ||
+		gl_fail "WRITE(16) fua=$fua of $file at LBA $lba on $dev failed"
+}
+
+scenario5() {
+	local iqn cfg dst=/srv/d5.img meta=/srv/m5.meta bs got msense sd
+	iqn=$(iqn_of s5)
+	truncate -s "$SIZE" "$dst"
+	# Paused, and no periodic commit for 10 minutes: the only commits are
+	# the ones FUA and SYNCHRONIZE CACHE make.
+	cfg="src=$SRC;dst=$dst;meta=$meta;name=s5;paused=on;commit_interval=600000"
+	gl_step "s5: user:clone via raw configfs, cfgstring=$cfg"
+	gl_lio_configfs c5 clone "$SIZE" "$cfg" "$iqn"
+	wait_until "s5 status socket" 20 sock_up s5
+	gl_iscsi_login "$iqn"
+	bs=$(blockdev --getss "$GL_DEV")
+	msense=$(sg_modes --page=0x08 "$GL_DEV" 2>&1) || gl_fail "sg_modes on $GL_DEV failed: $msense"
+	gl_check "s5: MODE SENSE advertises DPOFUA" grep -q 'DpoFua=1' <<<"$msense"
+	# What the kernel initiator concluded from it (sd.c's attributes).
+	sd=$(ls "/sys/block/${GL_DEV#/dev/}/device/scsi_disk/")
+	gl_check "s5: the kernel initiator uses FUA" \
+		[ "$(cat "/sys/class/scsi_disk/$sd/FUA")" = 1 ]
+	gl_check "s5: the kernel initiator sees a volatile write cache (WCE=1)" \
+		[ "$(cat "/sys/class/scsi_disk/$sd/cache_type")" = "write back" ]
+	head -c 8192 /dev/urandom >/srv/s5-fua.bin
+	head -c 8192 /dev/urandom >/srv/s5-plain.bin
+	gl_check "s5: nothing committed before the writes" [ "$(committed_ranges "$meta")" = "[]" ]
+
+	# 8 KiB inside region 3, not at its start: the region is copied first.
+	gl_step "s5: WRITE(16) with FUA into region 3, a plain WRITE(16) into region 5"
+	write16 "$GL_DEV" 1 $(((3 * 65536 + 4096) / bs)) /srv/s5-fua.bin
+	got=$(committed_ranges "$meta")
+	gl_check "s5: once the FUA write completed, region 3 is committed in the store ($got)" \
+		[ "$got" = "[[3,3]]" ]
+	write16 "$GL_DEV" 0 $(((5 * 65536 + 4096) / bs)) /srv/s5-plain.bin
+	got=$(committed_ranges "$meta")
+	gl_check "s5: the plain write is not committed yet (control: the check can fail) ($got)" \
+		[ "$got" = "[[3,3]]" ]
+	gl_check "s5: the FUA data is on the destination" \
+		cmp -s -i 0:$((3 * 65536 + 4096)) -n 8192 /srv/s5-fua.bin "$dst"
+	gl_check "s5: the rest of region 3 on the destination is the source's" \
+		cmp -s -n 4096 -i $((3 * 65536)):$((3 * 65536)) "$SRC" "$dst"
+	gl_step "s5: SYNCHRONIZE CACHE"
+	sg_sync "$GL_DEV" || gl_fail "sg_sync $GL_DEV failed"
+	got=$(committed_ranges "$meta")
+	gl_check "s5: after SYNCHRONIZE CACHE both regions are committed ($got)" \
+		[ "$got" = "[[3,3],[5,5]]" ]
+	gl_check "s5: the plain write's data is on the destination" \
+		cmp -s -i 0:$((5 * 65536 + 4096)) -n 8192 /srv/s5-plain.bin "$dst"
+	gl_iscsi_logout "$iqn"
+	gl_lio_remove c5 clone "$iqn"
+	rm -f "$dst" "$meta" /srv/s5-*
 }
 
 # --- scenario 4: iscsi-test-cu on user:file and user:clone -------------------
