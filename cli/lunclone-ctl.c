@@ -25,6 +25,7 @@
 
 #include "util/parse.h"
 
+#include "lunclone-ctl.h"
 #include "lunclone.h"
 
 /* The handler answers within its own 2 s client deadline; allow more. */
@@ -35,16 +36,20 @@ static const char ctl_usage[] =
     "Usage: lunclone ctl --socket PATH status [--json]\n"
     "       lunclone ctl --socket PATH pause | resume\n"
     "       lunclone ctl --socket PATH throttle MIB\n"
+    "       lunclone ctl --socket PATH watch [--interval MS]\n"
     "\n"
     "Talk to a running clone through its status socket (handler_clone(8)):\n"
     "  status        state, regions hydrated/total, percent, rate, ETA, ...\n"
     "  pause         stop hydrating (user I/O continues)\n"
     "  resume        hydrate again (also retries quarantined regions)\n"
     "  throttle MIB  limit hydration to MIB MiB/s; 0 = unlimited\n"
+    "  watch         progress bar (rate, ETA) until hydration is complete;\n"
+    "                exit 1 if it cannot complete (degraded, read-only, gone)\n"
     "\n"
     "Options:\n"
     "  -S, --socket PATH   the device's socket, /run/lunclone/<name>.sock\n"
     "  -j, --json          print the status as a JSON object\n"
+    "  -i, --interval MS   how often watch polls (default 1000, 100-60000)\n"
     "  -h, --help          show this help\n";
 
 static int64_t now_ms(void)
@@ -75,9 +80,7 @@ static int wait_fd(int fd, short events, int64_t deadline_ms)
 	}
 }
 
-/* Sends request, returns the NUL-terminated reply in *ret_reply (caller
- * frees). Errors are reported under verb. */
-static int exchange(const char *verb, const char *path, const char *request, char **ret_reply)
+int cli_ctl_exchange(const char *verb, const char *path, const char *request, char **ret_reply)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	int64_t deadline_ms = now_ms() + CTL_TIMEOUT_MS;
@@ -233,6 +236,7 @@ int cli_ctl_main(int argc, char **argv)
 	static const struct option longopts[] = {
 	    {"socket", required_argument, NULL, 'S'},
 	    {"json", no_argument, NULL, 'j'},
+	    {"interval", required_argument, NULL, 'i'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -240,12 +244,13 @@ int cli_ctl_main(int argc, char **argv)
 	    .verb = "ctl",
 	    .argc = argc,
 	    .argv = argv,
-	    .optstring = ":S:jh",
+	    .optstring = ":S:ji:h",
 	    .longopts = longopts,
 	};
 	const char *path = NULL, *what, *arg = NULL;
 	char request[64], *reply = NULL;
-	bool json = false;
+	bool json = false, interval_given = false;
+	uint32_t interval_ms = 1000;
 	uint64_t mib;
 	int c, r, nr_operands;
 
@@ -256,6 +261,11 @@ int cli_ctl_main(int argc, char **argv)
 			break;
 		case 'j':
 			json = true;
+			break;
+		case 'i':
+			if (!cli_opt_u32(o.verb, "--interval", optarg, 100, 60000, &interval_ms))
+				return CLI_EXIT_USAGE;
+			interval_given = true;
 			break;
 		case 'h':
 			fputs(ctl_usage, stdout);
@@ -268,7 +278,8 @@ int cli_ctl_main(int argc, char **argv)
 		return cli_usage_error(o.verb, "--socket is required");
 	nr_operands = argc - optind;
 	if (nr_operands < 1)
-		return cli_usage_error(o.verb, "missing command (status, pause, resume, throttle)");
+		return cli_usage_error(o.verb,
+				       "missing command (status, pause, resume, throttle, watch)");
 	what = argv[optind];
 	if (strcmp(what, "throttle") == 0) {
 		if (nr_operands != 2)
@@ -281,19 +292,23 @@ int cli_ctl_main(int argc, char **argv)
 		(void)snprintf(request, sizeof(request), "throttle %llu\n",
 			       (unsigned long long)mib);
 	} else if (strcmp(what, "status") == 0 || strcmp(what, "pause") == 0 ||
-		   strcmp(what, "resume") == 0) {
+		   strcmp(what, "resume") == 0 || strcmp(what, "watch") == 0) {
 		if (nr_operands != 1)
 			return cli_usage_error(o.verb, "unexpected argument '%s'",
 					       argv[optind + 1]);
 		(void)snprintf(request, sizeof(request), "%s\n", what);
 	} else {
 		return cli_usage_error(
-		    o.verb, "unknown command '%s' (status, pause, resume, throttle)", what);
+		    o.verb, "unknown command '%s' (status, pause, resume, throttle, watch)", what);
 	}
 	if (json && strcmp(what, "status") != 0)
 		return cli_usage_error(o.verb, "--json goes with status only");
+	if (interval_given && strcmp(what, "watch") != 0)
+		return cli_usage_error(o.verb, "--interval goes with watch only");
+	if (strcmp(what, "watch") == 0)
+		return cli_ctl_watch(o.verb, path, interval_ms);
 
-	r = exchange(o.verb, path, request, &reply);
+	r = cli_ctl_exchange(o.verb, path, request, &reply);
 	if (r < 0)
 		return CLI_EXIT_FAIL;
 	if (strncmp(reply, "error: ", 7) == 0) {

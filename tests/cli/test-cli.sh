@@ -97,6 +97,14 @@ run 2 "junk workers" -- "$LC" hydrate -s "$src" -d "$dst" -m "$meta" --workers 4
 run 2 "negative rate" -- "$LC" hydrate -s "$src" -d "$dst" -m "$meta" --rate -1
 expect_err "--rate '-1'"
 run 2 "empty batch" -- "$LC" hydrate -s "$src" -d "$dst" -m "$meta" --batch ""
+run 2 "ctl watch: interval out of range" -- "$LC" ctl --socket "$tmp/no.sock" --interval 5 watch
+expect_err "--interval '5'"
+run 2 "ctl: --interval without watch" -- "$LC" ctl --socket "$tmp/no.sock" -i 500 status
+expect_err "--interval goes with watch only"
+run 2 "ctl: unknown command" -- "$LC" ctl --socket "$tmp/no.sock" frob
+expect_err "status, pause, resume, throttle, watch"
+run 1 "ctl watch: no clone behind the socket" -- "$LC" ctl --socket "$tmp/no.sock" watch
+expect_err "is the clone's LUN open in tcmu-runner?"
 [ ! -e "$meta" ] || fail "a usage error created '$meta'"
 pass "help and usage errors"
 
