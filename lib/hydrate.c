@@ -37,11 +37,14 @@
 
 static bool user_io_recent(struct lc_clone *c, uint64_t now)
 {
+	uint64_t last = atomic_load(&c->last_user_io_ns);
+
 	/* A queue-depth-1 initiator leaves gaps between requests: the window
-	 * bridges them, so such a workload counts as busy. */
-	return atomic_load(&c->user_inflight) > 0 ||
-	       now - atomic_load(&c->last_user_io_ns) <
-		       (uint64_t)c->cfg.yield_window_ms * LC_NSEC_PER_MSEC;
+	 * bridges them, so such a workload counts as busy. The last I/O may
+	 * be later than now (taken before it): that is recent too, not an
+	 * unsigned wrap to "long ago". */
+	return atomic_load(&c->user_inflight) > 0 || last >= now ||
+	       now - last < (uint64_t)c->cfg.yield_window_ms * LC_NSEC_PER_MSEC;
 }
 
 /* The rate to pace at now, 0 = unlimited. */
@@ -70,13 +73,29 @@ static void wait_until_locked(struct lc_clone *c, uint64_t when_ns)
 	(void)pthread_cond_timedwait(&c->state_cond, &c->state_lock, &ts);
 }
 
+/* Regions to plan for: the batch, one while yielding, and at low rates no
+ * more than a tenth of a second's worth, so pacing stays smooth. */
+static uint32_t plan_batch_locked(struct lc_clone *c, uint64_t now, uint64_t rate)
+{
+	uint64_t limit = c->cfg.batch_regions;
+
+	if (c->cfg.yield_to_user_io && user_io_recent(c, now))
+		limit = 1;
+	if (rate && rate / 10 / c->region_size < limit)
+		limit = rate / 10 / c->region_size;
+	return limit ? (uint32_t)limit : 1;
+}
+
 /*
- * Waits for the worker's turn and reserves planned_bytes of the rate: the
- * clock moves forward by their duration before the copy starts, so several
- * workers cannot all start at once. Returns false when the worker must stop;
- * *ret_rate is the rate reserved at (0: unlimited), for refund().
+ * Waits for the worker's turn, then plans its batch (*ret_limit regions) and
+ * reserves their bytes of the rate: the clock moves forward by their
+ * duration before the copy starts, so several workers cannot all start at
+ * once. The plan is made after the wait, never before it: a worker that
+ * waited through a pause or for its turn must see the user I/O that began
+ * meanwhile. Returns false when the worker must stop; *ret_rate is the rate
+ * reserved at (0: unlimited), for refund().
  */
-static bool reserve(struct lc_clone *c, uint64_t planned_bytes, uint64_t *ret_rate)
+static bool reserve(struct lc_clone *c, uint32_t *ret_limit, uint64_t *ret_rate)
 {
 	bool go = false;
 
@@ -84,6 +103,7 @@ static bool reserve(struct lc_clone *c, uint64_t planned_bytes, uint64_t *ret_ra
 	while (!c->stopping) {
 		uint64_t now = lc_now_ns();
 		uint64_t rate;
+		uint32_t limit;
 
 		if (should_idle_locked(c)) {
 			wait_until_locked(c, now + IDLE_WAIT_NS * 10);
@@ -96,9 +116,11 @@ static bool reserve(struct lc_clone *c, uint64_t planned_bytes, uint64_t *ret_ra
 						     c->throttle_clock_ns : now + IDLE_WAIT_NS);
 			continue;
 		}
+		limit = plan_batch_locked(c, now, rate);
 		if (rate)
-			c->throttle_clock_ns =
-				now + (uint64_t)((double)planned_bytes * LC_NSEC_PER_SEC / (double)rate);
+			c->throttle_clock_ns = now + (uint64_t)((double)limit * c->region_size *
+								LC_NSEC_PER_SEC / (double)rate);
+		*ret_limit = limit;
 		*ret_rate = rate;
 		go = true;
 		break;
@@ -118,22 +140,6 @@ static void refund(struct lc_clone *c, uint64_t rate, uint64_t unused_bytes)
 	pthread_mutex_lock(&c->state_lock);
 	c->throttle_clock_ns = c->throttle_clock_ns > ns ? c->throttle_clock_ns - ns : 0;
 	pthread_mutex_unlock(&c->state_lock);
-}
-
-/* Regions to plan for: the batch, one while yielding, and at low rates no
- * more than a tenth of a second's worth, so pacing stays smooth. */
-static uint32_t plan_batch(struct lc_clone *c)
-{
-	uint64_t now = lc_now_ns(), rate, limit = c->cfg.batch_regions;
-
-	pthread_mutex_lock(&c->state_lock);
-	rate = effective_rate_locked(c, now);
-	pthread_mutex_unlock(&c->state_lock);
-	if (c->cfg.yield_to_user_io && user_io_recent(c, now))
-		limit = 1;
-	if (rate && rate / 10 / c->region_size < limit)
-		limit = rate / 10 / c->region_size;
-	return limit ? (uint32_t)limit : 1;
 }
 
 /* Sleeps ms unless the clone is stopping. */
@@ -401,12 +407,12 @@ static void *worker_main(void *opaque)
 	struct lc_clone *c = w->clone;
 
 	for (;;) {
-		uint32_t limit = plan_batch(c);
-		uint64_t planned = (uint64_t)limit * c->region_size, rate = 0, first = 0, copied;
-		uint32_t nr;
+		uint64_t planned, rate = 0, first = 0, copied;
+		uint32_t limit = 1, nr;
 
-		if (!reserve(c, planned, &rate))
+		if (!reserve(c, &limit, &rate))
 			break;
+		planned = (uint64_t)limit * c->region_size;
 		nr = claim_batch(c, w, limit, &first);
 		if (nr == 0) {
 			refund(c, rate, planned);

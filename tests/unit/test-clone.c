@@ -5,6 +5,8 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -496,6 +498,71 @@ static void test_rate_limit_bounds_progress(void **state)
 	fixture_teardown(&f);
 }
 
+struct reader {
+	struct lc_clone *clone;
+	atomic_bool stop;
+	atomic_uint nr_reads;
+};
+
+static void *keep_reading(void *opaque)
+{
+	struct reader *rd = opaque;
+	uint8_t buf[LC_SECTOR_SIZE];
+
+	while (!atomic_load(&rd->stop)) {
+		assert_int_equal(lc_clone_read(rd->clone, buf, sizeof(buf), 0), 0);
+		atomic_fetch_add(&rd->nr_reads, 1);
+	}
+	return NULL;
+}
+
+/*
+ * Under continuous user reads hydration runs at min_rate, one region at a
+ * time. The reads start while the clone is paused: workers that planned a
+ * whole batch before the pause must plan again after it (they once copied
+ * 2 x 4 regions at once, the moment it was resumed).
+ */
+static void test_yield_backs_off_to_min_rate(void **state)
+{
+	struct lc_clone_config cfg = hydrating_cfg();
+	struct lc_clone_status st;
+	struct reader rd;
+	struct fixture f;
+	pthread_t t;
+
+	/* Unlimited, but while users do I/O only 8 KiB/s (2 regions a second). */
+	cfg.yield_to_user_io = true;
+	cfg.min_rate_bytes = 8192;
+	/* A reader starved of CPU for a while still counts as busy. */
+	cfg.yield_window_ms = 1000;
+	cfg.start_paused = true;
+	assert_int_equal(fixture_setup(&f, SIZE, REGION, 0, &cfg), 0);
+	/* Let the workers plan and wait in the pause, as they would. */
+	usleep(50000);
+	rd.clone = f.clone;
+	atomic_init(&rd.stop, false);
+	atomic_init(&rd.nr_reads, 0);
+	assert_int_equal(pthread_create(&t, NULL, keep_reading, &rd), 0);
+	/* The reads must have begun (a loaded machine may not run the reader
+	 * for a while): before them there is nothing to yield to. */
+	while (atomic_load(&rd.nr_reads) == 0)
+		usleep(1000);
+	lc_clone_resume(f.clone);
+	usleep(400000);
+	lc_clone_get_status(f.clone, &st);
+	/* One region at the resume, the next half a second later: never the
+	 * 41 an idle clone copies in that time, nor a batch per worker. */
+	if (st.nr_hydrated > 2)
+		fail_msg("yield: %llu regions hydrated in 0.4 s at 2 regions/s",
+			 (unsigned long long)st.nr_hydrated);
+	atomic_store(&rd.stop, true);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	/* Users gone: full speed again, and it finishes. */
+	assert_int_equal(lc_clone_wait(f.clone, 60000), 0);
+	assert_dst_equals_source(&f);
+	fixture_teardown(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -513,6 +580,7 @@ int main(void)
 		cmocka_unit_test(test_destination_errors_are_retried),
 		cmocka_unit_test(test_pause_resume_and_reopen),
 		cmocka_unit_test(test_rate_limit_bounds_progress),
+		cmocka_unit_test(test_yield_backs_off_to_min_rate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
