@@ -2,10 +2,10 @@
 /*
  * Backend dispatch and the checked entry points.
  *
- * lc_backend_open() picks the implementation from what the uri names (stat():
- * a block device goes to bdev, anything else to file, which refuses what is
- * not a regular file). The lc_backend_* wrappers validate every request once,
- * here, so that implementations only see ranges inside the device: a
+ * lc_backend_open() picks the implementation from what the uri names: an
+ * iscsi:// URL goes to iscsi, then stat(): a block device goes to bdev,
+ * anything else to file, which refuses what is not a regular file. The
+ * lc_backend_* wrappers validate every request once, here, so that implementations only see ranges inside the device: a
  * read-only device refuses writes and discards (-EROFS), a range past
  * size_bytes or whose end overflows is -EINVAL, an empty range succeeds
  * without reaching the backend.
@@ -17,6 +17,8 @@
 #include <lunclone/backend.h>
 #include <lunclone/err.h>
 
+#include "util/iscsi_url.h"
+
 int lc_backend_open(const char *uri, unsigned flags, struct lc_backend **ret_be, struct lc_err *err)
 {
 	struct stat st;
@@ -24,6 +26,8 @@ int lc_backend_open(const char *uri, unsigned flags, struct lc_backend **ret_be,
 
 	if (!uri || !*uri)
 		return lc_err_set(err, -EINVAL, "open backend: empty path");
+	if (lc_iscsi_url_is_iscsi(uri))
+		return lc_backend_iscsi_open(uri, flags, ret_be, err);
 	if (stat(uri, &st) < 0) {
 		char buf[128];
 

@@ -3,7 +3,7 @@
 # or with sudo). Safe to run again.
 set -euo pipefail
 
-pkgs=(build-essential cmake pkg-config libcmocka-dev libjson-c-dev valgrind)
+pkgs=(build-essential cmake pkg-config libcmocka-dev libjson-c-dev valgrind libiscsi-dev libiscsi-bin tgt)
 
 missing=()
 for p in "${pkgs[@]}"; do

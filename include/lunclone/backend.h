@@ -9,7 +9,7 @@
  *
  * Implementations embed struct lc_backend as their first member; close()
  * frees the whole object. The same interface serves a local file, a block
- * device, the volatile-cache test model and (later) an iscsi:// source.
+ * device, the volatile-cache test model and an iscsi:// source.
  */
 #ifndef LUNCLONE_BACKEND_H
 #define LUNCLONE_BACKEND_H
@@ -19,6 +19,8 @@
 #include <stdint.h>
 
 #define LC_SECTOR_SIZE 512u
+/* Room for a device's identity (same as the metadata's LC_META_SOURCE_ID_MAX). */
+#define LC_BACKEND_IDENT_MAX 256u
 
 struct lc_backend;
 
@@ -41,6 +43,15 @@ struct lc_backend {
 	uint32_t logical_block_size; /* bytes; queried, never assumed */
 	bool read_only;
 	bool discard_zeroes;         /* a discarded range reads back as zeros */
+	/*
+	 * What the device says it is, when it can say (ident_len 0: it cannot,
+	 * e.g. a file). iscsi: the SCSI INQUIRY VPD page 0x83 designation
+	 * descriptor of the logical unit (4-byte header + designator, as in
+	 * SPC-4 7.8.6.1), chosen by type NAA > EUI-64 > SCSI name > T10 vendor.
+	 * Set at open, immutable.
+	 */
+	uint8_t ident[LC_BACKEND_IDENT_MAX];
+	uint16_t ident_len;
 };
 
 enum lc_backend_open_flags {
@@ -49,8 +60,8 @@ enum lc_backend_open_flags {
 };
 
 /*
- * Opens uri, choosing the backend by what it names: a block device -> bdev,
- * anything else -> file (which must exist). Returns 0 and *ret_be, or -errno
+ * Opens uri, choosing the backend by what it names: iscsi://... -> iscsi (read
+ * only), a block device -> bdev, anything else -> file (which must exist). Returns 0 and *ret_be, or -errno
  * with a message in err. The caller frees *ret_be with lc_backend_close().
  */
 struct lc_err;
@@ -60,6 +71,31 @@ int lc_backend_file_open(const char *path, unsigned flags, struct lc_backend **r
 			 struct lc_err *err);
 int lc_backend_bdev_open(const char *path, unsigned flags, struct lc_backend **ret_be,
 			 struct lc_err *err);
+
+/*
+ * iscsi:// source through libiscsi (lib/backend_iscsi.c; URI and options in
+ * lib/util/iscsi_url.h and lunclone(8)). Read only by design: flags must
+ * include LC_BACKEND_RDONLY (-EROFS otherwise); LC_BACKEND_DIRECT means
+ * nothing here. Logs in once at open (no retry: a wrong password or address
+ * fails at once, with libiscsi's reason in err). Later, reads reconnect
+ * with backoff on their own and fail after the URI's timeout.
+ * Blocks (network).
+ */
+int lc_backend_iscsi_open(const char *uri, unsigned flags, struct lc_backend **ret_be,
+			  struct lc_err *err);
+
+/* Fault counters of an iscsi backend, for status and tests. */
+struct lc_backend_iscsi_stats {
+	uint64_t nr_connects;	  /* successful logins, the one at open included */
+	uint64_t nr_connect_failures;
+	uint64_t nr_retries;	  /* read commands issued again after a failure */
+	uint64_t nr_timeouts;	  /* reads that gave up (-ETIMEDOUT) */
+	bool wrong_lun;		  /* size or identity changed: every read fails */
+	char last_error[160];	  /* last connection or command failure, "" if none */
+};
+
+/* -EINVAL when be is not an iscsi backend. Never blocks on I/O. */
+int lc_backend_iscsi_get_stats(struct lc_backend *be, struct lc_backend_iscsi_stats *ret_stats);
 
 /*
  * Checked entry points: reject ranges beyond size_bytes (-EINVAL), writes and
