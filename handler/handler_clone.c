@@ -65,11 +65,12 @@
 #define MODE_DEVSPEC_DPOFUA 0x10
 #define MODE_PC_CHANGEABLE 1
 #define ASC_WRITE_PROTECTED 0x2700
-/* SBC: READ CAPACITY(16) byte 14, WRITE SAME's UNMAP bit, and the Logical
+/* SBC: READ CAPACITY(16) byte 14, WRITE SAME's UNMAP and ANCHOR bits, and the Logical
  * Block Provisioning VPD page (byte 5: LBPU, LBPWS, LBPWS10, LBPRZ=xx1b). */
 #define RC16_LBPME 0x80
 #define RC16_LBPRZ 0x40
 #define CDB_WRITE_SAME_UNMAP 0x08
+#define CDB_WRITE_SAME_ANCHOR 0x10
 #define VPD_LBP 0xb2
 #define VPD_LBP_LBPU 0x80
 #define VPD_LBP_LBPWS 0x40
@@ -469,6 +470,11 @@ static int clone_handle_cmd(struct tcmu_device *dev, struct tcmur_cmd *tcmur_cmd
 		return TCMU_STS_NOT_HANDLED;
 	case WRITE_SAME:
 	case WRITE_SAME_16:
+		/* ANCHOR: anchored LBAs are not supported (ANC_SUP=0 in VPD
+		 * B2), so the bit is an invalid field (SBC-4 5.49, 5.50);
+		 * tcmu-runner does not look at it. */
+		if (cdb[1] & CDB_WRITE_SAME_ANCHOR)
+			return TCMU_STS_INVALID_CDB;
 		check_write_same_unmap(cd, cmd);
 		return TCMU_STS_NOT_HANDLED;
 	default:
