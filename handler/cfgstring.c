@@ -28,6 +28,7 @@
 
 #define MIB_SHIFT 20
 #define COMMIT_INTERVAL_MAX_MS 3600000u
+#define YIELD_WINDOW_MAX_MS 60000u
 #define RETRIES_MAX 100u
 #define RETRY_DELAY_MAX_MS 60000u
 #define WORKERS_MAX 256u
@@ -48,6 +49,7 @@ enum key_id {
 	KEY_RATE,
 	KEY_MIN_RATE,
 	KEY_YIELD,
+	KEY_YIELD_WINDOW,
 	KEY_COPY_ON_READ,
 	KEY_PAUSED,
 	KEY_COMMIT_INTERVAL,
@@ -70,6 +72,7 @@ static const char *const key_names[NR_KEYS] = {
     [KEY_RATE] = "rate",
     [KEY_MIN_RATE] = "min_rate",
     [KEY_YIELD] = "yield",
+    [KEY_YIELD_WINDOW] = "yield_window",
     [KEY_COPY_ON_READ] = "copy_on_read",
     [KEY_PAUSED] = "paused",
     [KEY_COMMIT_INTERVAL] = "commit_interval",
@@ -228,6 +231,11 @@ static int apply_key(struct parse_state *st, enum key_id id, const char *value, 
 		return parse_rate(key, value, &cfg->clone.min_rate_bytes, err);
 	case KEY_YIELD:
 		return parse_bool(key, value, &cfg->clone.yield_to_user_io, err);
+	case KEY_YIELD_WINDOW:
+		r = parse_ranged(key, value, 0, YIELD_WINDOW_MAX_MS, "a number of milliseconds", &v,
+				 err);
+		cfg->clone.yield_window_ms = (unsigned)v;
+		return r;
 	case KEY_COPY_ON_READ:
 		return parse_bool(key, value, &cfg->clone.copy_on_read, err);
 	case KEY_PAUSED:

@@ -822,7 +822,7 @@ static void clone_close(struct tcmu_device *dev)
 static const char clone_cfg_desc[] =
     "src=SOURCE;dst=DEST;meta=STORE[;key=value]... or @/path/to/file "
     "(keys: name region_size format workers batch max_inflight rate min_rate yield "
-    "copy_on_read paused commit_interval retries retry_delay direct; see handler_clone(8))";
+    "yield_window copy_on_read paused commit_interval retries retry_delay direct; see handler_clone(8))";
 
 static struct tcmur_handler clone_handler = {
     .name = "lunclone: live writable clone hydrating onto a destination",

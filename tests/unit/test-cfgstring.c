@@ -155,6 +155,10 @@ static void test_all_keys(void **state)
 	assert_true(cfg.direct);
 	hc_cfg_clear(&cfg);
 
+	parse_ok(BASE ";yield_window=250", &cfg);
+	assert_int_equal(cfg.clone.yield_window_ms, 250);
+	hc_cfg_clear(&cfg);
+
 	/* Boundaries that pass. */
 	parse_ok(BASE ";workers=0;rate=0;region_size=512;commit_interval=0", &cfg);
 	assert_int_equal(cfg.clone.nr_workers, 0);
@@ -220,6 +224,7 @@ static void test_bad_values(void **state)
 	parse_fails(BASE ";max_inflight=0", -EINVAL, "max_inflight: '0' is out of range");
 	parse_fails(BASE ";max_inflight=4294967296", -EINVAL, "max_inflight:");
 	parse_fails(BASE ";commit_interval=3600001", -EINVAL, "commit_interval:");
+	parse_fails(BASE ";yield_window=60001", -EINVAL, "yield_window:");
 	parse_fails(BASE ";retries=101", -EINVAL, "retries:");
 	parse_fails(BASE ";retry_delay=60001", -EINVAL, "retry_delay:");
 	parse_fails(BASE ";region_size=4000", -EINVAL, "region_size: '4000' is not a power of two");
