@@ -195,7 +195,7 @@ int lc_iscsi_url_parse(const char *uri, struct lc_iscsi_url *ret_url, struct lc_
 	for (const char *p = query ? query + 1 : NULL; p && *p;) {
 		const char *amp = strchr(p, '&');
 		size_t len = amp ? (size_t)(amp - p) : strlen(p);
-		int key;
+		int key = -1; /* set by check_param(); gcc -O2 cannot tell */
 
 		if (len == 0) {
 			r = lc_err_set(err, -EINVAL, "iscsi URI: empty option in the query");
