@@ -28,7 +28,7 @@ static const char format_usage[] =
     "missing and extended when it is a regular file that is too small.\n"
     "\n"
     "Options:\n"
-    "  -s, --source S          read-only source (file or block device)\n"
+    "  -s, --source S          read-only source (file, block device or iscsi:// URL)\n"
     "  -d, --dest D            destination (file or block device)\n"
     "  -m, --meta M            metadata file or block device\n"
     "  -r, --region-size SIZE  hydration granularity, a power of two from 512\n"
@@ -136,8 +136,15 @@ int cli_format_store(const char *verb, const struct cli_format_args *a, bool *re
 	if (dst->size_bytes < src->size_bytes) {
 		cli_errorf(verb, a->dest_path,
 			   "destination is smaller than the source '%s' (%llu < %llu bytes)",
-			   a->source_path, (unsigned long long)dst->size_bytes,
+			   src->uri, (unsigned long long)dst->size_bytes,
 			   (unsigned long long)src->size_bytes);
+		r = -EINVAL;
+		goto out_close;
+	}
+	if (a->region_size_bytes % src->logical_block_size != 0) {
+		cli_errorf(verb, src->uri,
+			   "logical block size %u does not divide the region size %u",
+			   src->logical_block_size, a->region_size_bytes);
 		r = -EINVAL;
 		goto out_close;
 	}
@@ -220,6 +227,10 @@ int cli_format_store(const char *verb, const struct cli_format_args *a, bool *re
 	params.region_size_bytes = a->region_size_bytes;
 	params.source_size_bytes = src->size_bytes;
 	params.dest_size_bytes = dst->size_bytes;
+	/* What the source says it is (iSCSI: VPD 0x83), so that a later open
+	 * can tell another LUN behind the same URL. */
+	memcpy(params.source_id, src->ident, src->ident_len);
+	params.source_id_len = src->ident_len;
 	r = lc_meta_format(mdev, &params, &err);
 	if (r < 0) {
 		cli_error(verb, a->meta_path, r, &err);

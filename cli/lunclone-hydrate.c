@@ -43,7 +43,7 @@ static const char hydrate_usage[] =
     "resumes.\n"
     "\n"
     "Options:\n"
-    "  -s, --source S          read-only source (file or block device)\n"
+    "  -s, --source S          read-only source (file, block device or iscsi:// URL)\n"
     "  -d, --dest D            destination (file or block device)\n"
     "  -m, --meta M            metadata file or block device\n"
     "  -F, --format            format M first when it holds no valid store\n"
@@ -115,7 +115,7 @@ static int pending_signal(int sfd)
 }
 
 /* Why a clone that stopped short stopped, as a runtime error. */
-static void report_stop(const char *verb, const struct hydrate_args *a,
+static void report_stop(const char *verb, const struct hydrate_args *a, const char *src_uri,
 			const struct lc_clone_status *st, int r)
 {
 	char list[LC_CLONE_QUARANTINE_REPORT * 24] = "";
@@ -132,7 +132,7 @@ static void report_stop(const char *verb, const struct hydrate_args *a,
 				break;
 			used += (size_t)w;
 		}
-		cli_errorf(verb, a->source_path,
+		cli_errorf(verb, src_uri,
 			   "hydration %s: %llu/%llu regions hydrated, %llu quarantined after "
 			   "read errors (regions %s%s)",
 			   lc_clone_state_name(st->state), (unsigned long long)st->nr_hydrated,
@@ -170,7 +170,7 @@ static int open_all(const char *verb, const struct hydrate_args *a, struct lc_ba
 	if (dst->size_bytes < src->size_bytes) {
 		cli_errorf(verb, a->dest_path,
 			   "destination is smaller than the source '%s' (%llu < %llu bytes)",
-			   a->source_path, (unsigned long long)dst->size_bytes,
+			   src->uri, (unsigned long long)dst->size_bytes,
 			   (unsigned long long)src->size_bytes);
 		r = -EINVAL;
 		goto out_close;
@@ -182,9 +182,19 @@ static int open_all(const char *verb, const struct hydrate_args *a, struct lc_ba
 	expect.region_size_bytes = a->region_size_bytes;
 	expect.source_size_bytes = src->size_bytes;
 	expect.dest_size_bytes = dst->size_bytes;
+	memcpy(expect.source_id, src->ident, src->ident_len);
+	expect.source_id_len = src->ident_len;
 	r = lc_meta_open(mdev, dst, &expect, 0, ret_meta, &err);
 	if (r < 0) {
 		cli_error(verb, a->meta_path, r, &err);
+		goto out_close;
+	}
+	if (lc_meta_region_size(*ret_meta) % src->logical_block_size != 0) {
+		cli_errorf(verb, src->uri,
+			   "logical block size %u does not divide the store's region size %u",
+			   src->logical_block_size, lc_meta_region_size(*ret_meta));
+		(void)lc_meta_close(*ret_meta);
+		r = -EINVAL;
 		goto out_close;
 	}
 	*ret_src = src;
@@ -203,6 +213,9 @@ static int run(const char *verb, const struct hydrate_args *a)
 {
 	struct lc_backend *src, *dst, *mdev;
 	struct lc_err err = {.msg = ""};
+	struct lc_backend_iscsi_stats src_stats;
+	bool have_src_stats = false;
+	char src_uri[512];
 	struct lc_clone_status st;
 	struct lc_clone *clone;
 	struct lc_meta *meta;
@@ -229,6 +242,8 @@ static int run(const char *verb, const struct hydrate_args *a)
 	r = open_all(verb, a, &src, &dst, &mdev, &meta);
 	if (r < 0)
 		goto out_close_sfd;
+	/* The source's name for messages, redacted by the backend (iscsi). */
+	(void)snprintf(src_uri, sizeof(src_uri), "%s", src->uri);
 	start_ns = lc_now_ns();
 	/* Takes src, dst and meta, also when it fails. */
 	r = lc_clone_open(src, dst, meta, &a->cfg, &clone, &err);
@@ -254,6 +269,8 @@ static int run(const char *verb, const struct hydrate_args *a)
 		draw_progress(&st);
 		fputc('\n', stderr);
 	}
+	/* The clone still holds src: ask an iscsi source why reads failed. */
+	have_src_stats = lc_backend_iscsi_get_stats(src, &src_stats) == 0;
 
 	/* Stops the workers and commits what they copied, also when interrupted. */
 	r_close = lc_clone_close(clone);
@@ -265,7 +282,11 @@ static int run(const char *verb, const struct hydrate_args *a)
 			   r_close == 0 ? "; progress committed, run again to resume" : "");
 		r = -EINTR;
 	} else if (r < 0 || st.state != LC_CLONE_COMPLETE) {
-		report_stop(verb, a, &st, r);
+		report_stop(verb, a, src_uri, &st, r);
+		if (have_src_stats && src_stats.last_error[0] != '\0')
+			cli_errorf(verb, src_uri, "source %s: %s",
+				   src_stats.wrong_lun ? "refused" : "last error",
+				   src_stats.last_error);
 		if (r == 0)
 			r = -EIO;
 	}

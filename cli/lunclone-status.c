@@ -6,9 +6,14 @@
  * object with the same content:
  *
  *   uuid, version, region size, source size, destination size,
- *   regions hydrated/total and percent, clean/dirty, generation, source id
+ *   regions hydrated/total and percent, clean/dirty, generation, source id,
+ *   source designator
  *
  * The percentage is rounded down, so 100.0 means every region is hydrated.
+ * The source id is the identity bytes recorded at format, in hex; the
+ * designator is the same decoded for people when it is a SCSI designation
+ * descriptor (what an iscsi:// source records: "naa.6001405...",
+ * "eui.0123...", a SCSI name string, "t10.<vendor id>"), else none.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -46,8 +51,60 @@ static void format_percent(char *out, size_t size, uint64_t nr_hydrated, uint64_
 		       (unsigned long long)(tenths % 10));
 }
 
+/*
+ * Decodes a SCSI designation descriptor (SPC-4 7.8.6.1: code set, association
+ * and type, reserved, length, designator) into out; false when id is not one
+ * of the types we name.
+ */
+static bool decode_designator(char *out, size_t size, const uint8_t *id, uint16_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	const char *prefix;
+	size_t used, dlen;
+	bool text;
+
+	if (len < 4 || (size_t)id[3] + 4 != len || size < 8)
+		return false;
+	dlen = id[3];
+	switch (id[1] & 0xf) {
+	case 1: /* T10 vendor ID: ASCII */
+		prefix = "t10.";
+		text = true;
+		break;
+	case 2:
+		prefix = "eui.";
+		text = false;
+		break;
+	case 3:
+		prefix = "naa.";
+		text = false;
+		break;
+	case 8: /* SCSI name string: already "iqn.", "naa." or "eui." */
+		prefix = "";
+		text = true;
+		break;
+	default:
+		return false;
+	}
+	used = (size_t)snprintf(out, size, "%s", prefix);
+	for (size_t i = 0; i < dlen && used + 3 < size; i++) {
+		uint8_t b = id[4 + i];
+
+		if (text) {
+			if (b == '\0')
+				break; /* SCSI name strings are NUL-padded */
+			out[used++] = b >= 0x20 && b < 0x7f ? (char)b : '.';
+		} else {
+			out[used++] = digits[b >> 4];
+			out[used++] = digits[b & 0xf];
+		}
+	}
+	out[used] = '\0';
+	return true;
+}
+
 static void print_text(const struct lc_meta_info *info, const char *uuid, const char *percent,
-		       const char *source_id)
+		       const char *source_id, const char *designator)
 {
 	printf("uuid:             %s\n", uuid);
 	printf("version:          %u\n", info->version);
@@ -60,6 +117,7 @@ static void print_text(const struct lc_meta_info *info, const char *uuid, const 
 	printf("shutdown:         %s\n", info->clean ? "clean" : "dirty");
 	printf("generation:       %llu\n", (unsigned long long)info->generation);
 	printf("source id:        %s\n", source_id ? source_id : "none");
+	printf("source designator: %s\n", designator ? designator : "none");
 }
 
 /* Adds key: val to obj, taking val's reference; false if val is NULL or the
@@ -76,7 +134,7 @@ static bool add(struct json_object *obj, const char *key, struct json_object *va
 }
 
 static int print_json(const struct lc_meta_info *info, const char *uuid, const char *percent,
-		      const char *source_id)
+		      const char *source_id, const char *designator)
 {
 	struct json_object *obj;
 	const char *s;
@@ -101,6 +159,10 @@ static int print_json(const struct lc_meta_info *info, const char *uuid, const c
 		/* No identity: JSON null, which json-c spells as a NULL value. */
 		ok = json_object_object_add(obj, "source_id", NULL) == 0;
 	}
+	if (ok && designator)
+		ok = add(obj, "source_designator", json_object_new_string(designator));
+	else if (ok)
+		ok = json_object_object_add(obj, "source_designator", NULL) == 0;
 	s = ok ? json_object_to_json_string_ext(obj,
 						JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED)
 	       : NULL;
@@ -134,6 +196,8 @@ int cli_status_main(int argc, char **argv)
 	struct lc_meta_info info;
 	char uuid[37], percent[32];
 	char source_id[2 * LC_META_SOURCE_ID_MAX + 1];
+	char designator[2 * LC_META_SOURCE_ID_MAX + 8];
+	bool have_designator;
 	bool json = false;
 	int c, r;
 
@@ -168,12 +232,16 @@ int cli_status_main(int argc, char **argv)
 	if (info.source_id_len > LC_META_SOURCE_ID_MAX)
 		info.source_id_len = LC_META_SOURCE_ID_MAX;
 	cli_hex(source_id, info.source_id, info.source_id_len);
+	have_designator =
+	    decode_designator(designator, sizeof(designator), info.source_id, info.source_id_len);
 
 	if (!json) {
-		print_text(&info, uuid, percent, info.source_id_len ? source_id : NULL);
+		print_text(&info, uuid, percent, info.source_id_len ? source_id : NULL,
+			   have_designator ? designator : NULL);
 		return CLI_EXIT_OK;
 	}
-	r = print_json(&info, uuid, percent, info.source_id_len ? source_id : NULL);
+	r = print_json(&info, uuid, percent, info.source_id_len ? source_id : NULL,
+		       have_designator ? designator : NULL);
 	if (r < 0) {
 		cli_error(o.verb, meta_path, r, NULL);
 		return CLI_EXIT_FAIL;

@@ -24,7 +24,10 @@
  * number, the generation, the uuid, the geometry (region_size, source_size,
  * dest_size, nr_regions, bitmap_blocks), bitmap_start (first block of the copy
  * this generation uses), bitmap_crc, the source's identity, and sb_crc: the
- * CRC32C of the whole block with sb_crc zeroed.
+ * CRC32C of the whole block with sb_crc zeroed. The identity is opaque bytes
+ * recorded at format (for an iscsi:// source, the VPD 0x83 designation
+ * descriptor, see struct lc_backend; empty for a file), compared at open when
+ * the caller passes one.
  *
  * Generation g lives in slot g % 2 and uses bitmap copy g % 2. bitmap_crc is
  * the CRC32C of the array of the copy's per-block CRC32Cs, each stored as
@@ -519,12 +522,44 @@ static int load_copy(struct lc_meta *m, const struct sb_info *sb, unsigned copy,
 	return 0;
 }
 
-/* The expected geometry against the store's; each field its own message. */
+/* Hex of the first bytes of id into out (room for ID_HEX_BYTES), "..." when cut. */
+#define ID_HEX_BYTES 16u
+static void id_hex(char out[2 * ID_HEX_BYTES + 4], const uint8_t *id, uint16_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned n = len < ID_HEX_BYTES ? len : ID_HEX_BYTES, i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[id[i] >> 4];
+		out[2 * i + 1] = digits[id[i] & 0xf];
+	}
+	strcpy(out + 2 * n, len > n ? "..." : "");
+}
+
+/*
+ * The expected geometry against the store's; each field its own message.
+ * The source identity is compared only when both sides have one: a store
+ * formatted before identities were recorded (or from a file, which has
+ * none) still opens, and so does a source that cannot tell (the size still
+ * has to match).
+ */
 static int check_expect(const struct sb_info *sb, const struct lc_meta_params *expect,
 			struct lc_err *err)
 {
+	char have[2 * ID_HEX_BYTES + 4], want[2 * ID_HEX_BYTES + 4];
+
 	if (!expect)
 		return 0;
+	if (expect->source_id_len && sb->source_id_len &&
+	    (expect->source_id_len != sb->source_id_len ||
+	     memcmp(expect->source_id, sb->source_id, sb->source_id_len) != 0)) {
+		id_hex(have, sb->source_id, sb->source_id_len);
+		id_hex(want, expect->source_id, expect->source_id_len);
+		return lc_err_set(err, -EINVAL,
+				  "source_id: store was formatted for source %s, this source is %s "
+				  "(wrong LUN?)",
+				  have, want);
+	}
 	if (expect->region_size_bytes && expect->region_size_bytes != sb->region_size)
 		return lc_err_set(err, -EINVAL,
 				  "region_size: store has %" PRIu32 ", device expects %" PRIu32,

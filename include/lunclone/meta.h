@@ -80,7 +80,8 @@ int lc_meta_format(struct lc_backend *mdev, const struct lc_meta_params *params,
  * for: it is flushed before every commit (NULL only with LC_META_OPEN_RDONLY).
  * When expect is not NULL, its non-zero region_size_bytes, source_size_bytes
  * and dest_size_bytes must match the superblock (dest: the store's dest size
- * must equal the device's), else -EINVAL naming the field. Checksum failures
+ * must equal the device's), else -EINVAL naming the field; so must its
+ * source_id when both it and the store have one (source_id_len != 0). Checksum failures
  * name the structure that failed. A writable open marks the store dirty
  * (a commit). The caller closes *ret_meta with lc_meta_close(). Blocks.
  */

@@ -1233,6 +1233,55 @@ static void test_expect_mismatch(void **state)
 	store_teardown(&st);
 }
 
+/* The source identity: compared when both the store and the caller have one. */
+static void test_expect_source_id(void **state)
+{
+	struct lc_err err = {{0}};
+	struct lc_meta_params e;
+	struct lc_meta *m = NULL;
+	struct store st;
+
+	(void)state;
+	store_setup(&st, 65536, 1 << 20); /* id "naa.6001405abcdef" */
+	e = st.params;
+	e.source_id[16] = 'e'; /* same length, last byte differs */
+	assert_int_equal(lc_meta_open(st.mdev, st.dest, &e, 0, &m, &err), -EINVAL);
+	assert_string_equal(err.msg, "source_id: store was formatted for source "
+				     "6e61612e363030313430356162636465..., this source is "
+				     "6e61612e363030313430356162636465... (wrong LUN?)");
+	e = st.params;
+	e.source_id_len = 16; /* a prefix is not the same identity */
+	assert_int_equal(lc_meta_open(st.mdev, st.dest, &e, LC_META_OPEN_RDONLY, &m, &err),
+			 -EINVAL);
+	assert_non_null(strstr(err.msg, "wrong LUN?"));
+	assert_null(m);
+	assert_int_equal(lc_volcache_nr_pending(st.mdev), 0);
+	/* A caller whose source cannot tell (a file) is not refused. */
+	e = st.params;
+	e.source_id_len = 0;
+	assert_int_equal(lc_meta_open(st.mdev, st.dest, &e, 0, &m, &err), 0);
+	assert_int_equal(lc_meta_close(m), 0);
+	store_teardown(&st);
+
+	/* Nor is a store formatted without one (before identities, or from a
+	 * file): there is nothing to compare. */
+	memset(&st, 0, sizeof(st));
+	st.params.region_size_bytes = 65536;
+	st.params.source_size_bytes = 1 << 20;
+	st.params.dest_size_bytes = 1 << 20;
+	assert_int_equal(lc_volcache_new("meta", lc_meta_required_size(65536, 1 << 20), NULL,
+					 &st.mdev),
+			 0);
+	assert_int_equal(lc_volcache_new("dest", 4096, NULL, &st.dest), 0);
+	assert_int_equal(lc_meta_format(st.mdev, &st.params, &err), 0);
+	e = st.params;
+	memcpy(e.source_id, "\x01\x03\x00\x08\x60\x01\x40\x50\x00\x00\x00\x01", 12);
+	e.source_id_len = 12;
+	assert_int_equal(lc_meta_open(st.mdev, st.dest, &e, 0, &m, &err), 0);
+	assert_int_equal(lc_meta_close(m), 0);
+	store_teardown(&st);
+}
+
 /* --- failure modes --- */
 
 static void test_dest_flush_failure(void **state)
@@ -1521,6 +1570,7 @@ int main(void)
 	    cmocka_unit_test(test_both_slots_corrupt),
 	    cmocka_unit_test(test_bits_past_end),
 	    cmocka_unit_test(test_expect_mismatch),
+	    cmocka_unit_test(test_expect_source_id),
 	    cmocka_unit_test(test_dest_flush_failure),
 	    cmocka_unit_test(test_meta_write_failure),
 	    cmocka_unit_test(test_rdonly_writes_nothing),
