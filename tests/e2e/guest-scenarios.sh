@@ -114,7 +114,7 @@ scenario0() {
 
 # --- scenario 1: unhydrated reads ------------------------------------------
 scenario1() {
-	local iqn cfg dst=/srv/d1.img meta=/srv/m1.meta sha h total
+	local iqn cfg dst=/srv/d1.img meta=/srv/m1.meta sha h total last
 	iqn=$(iqn_of s1)
 	truncate -s "$SIZE" "$dst"
 	cfg="src=$SRC;dst=$dst;meta=$meta;name=s1;paused=on"
@@ -145,8 +145,19 @@ scenario1() {
 		[ "$(gl_sock_get s1 state)" = paused ]
 
 	gl_step "s1: resume over the socket, hydrate to the end"
-	gl_check "s1: socket 'resume' answers ok" [ "$(gl_sock s1 resume)" = ok ]
-	wait_until "s1 hydration to complete" 120 hydration_done s1
+	gl_check "s1: 'lunclone ctl resume' succeeds" \
+		"$E2E_LUNCLONE" ctl --socket /run/lunclone/s1.sock resume
+	# lunclone ctl watch: the progress bar, until complete (exit 0)
+	watch_s1() {
+		timeout 180 "$E2E_LUNCLONE" ctl --socket /run/lunclone/s1.sock watch \
+			--interval 200 >/srv/s1-watch.txt
+	}
+	gl_check "s1: 'lunclone ctl watch' follows hydration to complete" watch_s1
+	sed -n '1p;$p' /srv/s1-watch.txt | sed 's/^/s1 watch: /'
+	# (no /dev/fd in the guest: no <(...) here)
+	last=$(tail -n 1 /srv/s1-watch.txt)
+	gl_check "s1: watch printed progress lines, the last one complete at 100 %" \
+		grep -qE '^\[#+\] +100\.00%.*complete$' <<<"$last"
 	gl_sock s1 status | sed 's/^/s1 status: /'
 	read_lun "$GL_DEV" /srv/s1-lun.img
 	sha=$(gl_sha /srv/s1-lun.img)
@@ -156,7 +167,7 @@ scenario1() {
 	total=$(gl_meta_total "$meta")
 	gl_check "s1: store says $total/$total hydrated after close" [ "$(gl_meta_hydrated "$meta")" = "$total" ]
 	save_artefacts 1 "$dst" "$meta"
-	rm -f "$dst" "$meta" /srv/s1-lun.img
+	rm -f "$dst" "$meta" /srv/s1-lun.img /srv/s1-watch.txt
 }
 
 # fio_jobfile DEV PREFIX SEED: random writes, partial regions (4k), full regions
