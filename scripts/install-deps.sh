@@ -3,10 +3,12 @@
 # or with sudo): the build dependencies, dpkg-dev (tcmu-runner's headers come
 # from its source package), and what the end-to-end tests run
 # (tests/e2e/install-host.sh: User-Mode-Linux, tcmu-runner, targetcli,
-# initiators, fio). Safe to run again.
+# initiators, fio), and clang with libFuzzer for scripts/fuzz.sh. Safe to
+# run again.
 set -euo pipefail
 
-pkgs=(build-essential cmake pkg-config libcmocka-dev libjson-c-dev valgrind dpkg-dev libiscsi-dev libiscsi-bin tgt)
+pkgs=(build-essential cmake pkg-config libcmocka-dev libjson-c-dev valgrind dpkg-dev libiscsi-dev libiscsi-bin tgt
+	clang libclang-rt-14-dev)
 
 missing=()
 for p in "${pkgs[@]}"; do
