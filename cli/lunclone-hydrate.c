@@ -147,6 +147,11 @@ static void report_stop(const char *verb, const struct hydrate_args *a, const ch
 		   strerror(st->last_error ? -st->last_error : (r < 0 ? -r : EIO)));
 }
 
+static int get_src_stats(struct lc_backend *src, void *opaque)
+{
+	return lc_backend_iscsi_get_stats(src, opaque);
+}
+
 /* Opens the three devices and the store; on success the caller owns them. */
 static int open_all(const char *verb, const struct hydrate_args *a, struct lc_backend **ret_src,
 		    struct lc_backend **ret_dst, struct lc_backend **ret_mdev,
@@ -269,8 +274,9 @@ static int run(const char *verb, const struct hydrate_args *a)
 		draw_progress(&st);
 		fputc('\n', stderr);
 	}
-	/* The clone still holds src: ask an iscsi source why reads failed. */
-	have_src_stats = lc_backend_iscsi_get_stats(src, &src_stats) == 0;
+	/* Ask an iscsi source why reads failed, if the clone still has it
+	 * open: it closes the source as soon as hydration is complete. */
+	have_src_stats = lc_clone_with_source(clone, get_src_stats, &src_stats) == 0;
 
 	/* Stops the workers and commits what they copied, also when interrupted. */
 	r_close = lc_clone_close(clone);

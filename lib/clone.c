@@ -404,6 +404,19 @@ int lc_clone_discard(struct lc_clone *c, uint64_t offset_bytes, uint64_t len_byt
 	return lc_iomap_discard(c, offset_bytes, len_bytes);
 }
 
+int lc_clone_with_source(struct lc_clone *c, int (*fn)(struct lc_backend *src, void *opaque),
+			 void *opaque)
+{
+	struct lc_backend *src = lc_clone_src_get(c);
+	int r;
+
+	if (!src)
+		return -ENODEV;
+	r = fn(src, opaque);
+	lc_clone_src_put(c);
+	return r;
+}
+
 bool lc_clone_discard_zeroes(const struct lc_clone *c)
 {
 	return c->dst->discard_zeroes;

@@ -78,6 +78,13 @@ bool lc_clone_discard_zeroes(const struct lc_clone *clone);
 /* SYNCHRONIZE CACHE: destination flushed, then bitmap committed. */
 int lc_clone_flush(struct lc_clone *clone);
 
+/* Calls fn(src, opaque) with the clone's source while the clone keeps it open
+ * (it closes the source once hydration is complete and committed) and
+ * returns fn's result, or -ENODEV when the source is closed already. The
+ * source stays open until fn returns; fn must not block for long. */
+int lc_clone_with_source(struct lc_clone *clone, int (*fn)(struct lc_backend *src, void *opaque),
+			 void *opaque);
+
 enum lc_clone_state {
 	LC_CLONE_HYDRATING,
 	LC_CLONE_PAUSED,
