@@ -59,7 +59,9 @@
  * connection. All of it is bounded by the call's deadline, now + timeout
  * (URI option, default 30 s): past it the call fails with -ETIMEDOUT. Other
  * CHECK CONDITIONs (medium error...) and a short transfer fail with -EIO at
- * once: the caller (hydration) has its own retry and quarantine policy. A
+ * once: the caller (hydration) has its own retry and quarantine policy.
+ * Once logins have failed for a whole timeout, a call tries once and fails
+ * at once instead of waiting again (see reconnect()), until a login works. A
  * read returns 0 only when every chunk came back GOOD and complete.
  *
  * Every login, the first one at open included, checks READ CAPACITY(16) and
@@ -138,6 +140,8 @@ struct iscsi_backend {
 
 	_Atomic uint64_t nr_connects, nr_connect_failures, nr_retries, nr_timeouts;
 	_Atomic bool wrong_lun; /* false -> true only */
+	/* When logins began to fail without a success since, 0 when up. */
+	_Atomic uint64_t down_since_ns;
 	/* Mutex protecting last_error. */
 	pthread_mutex_t stats_lock;
 	char last_error[WHY_LEN]; /* Protected by stats_lock */
@@ -535,10 +539,19 @@ out_drop:
 	return r;
 }
 
-/* Logs c in again, with backoff, until the deadline. */
+/*
+ * Logs c in again, with backoff, until the deadline. Once the target has
+ * been unreachable for a whole timeout (every login failing since
+ * down_since_ns), a call makes one attempt only and fails at once: a caller
+ * that reads many regions (hydration, which retries and quarantines each)
+ * would otherwise wait a full timeout per region. The first login that
+ * succeeds ends that.
+ */
 static int reconnect(struct iscsi_backend *ib, struct iscsi_conn *c, uint64_t deadline_ns,
 		     unsigned *backoff_ms)
 {
+	uint64_t down = atomic_load(&ib->down_since_ns);
+	bool one_shot = down != 0 && lc_now_ns() - down >= ib->timeout_ns;
 	struct lun_facts f;
 	char why[WHY_LEN];
 	int r;
@@ -549,15 +562,20 @@ static int reconnect(struct iscsi_backend *ib, struct iscsi_conn *c, uint64_t de
 		r = conn_login(ib, c, deadline_ns, true, &f, why);
 		if (r == 0) {
 			atomic_fetch_add(&ib->nr_connects, 1);
+			atomic_store(&ib->down_since_ns, 0);
 			return 0;
 		}
 		atomic_fetch_add(&ib->nr_connect_failures, 1);
+		/* Only the first failure since the last success sets it. */
+		down = 0;
+		(void)atomic_compare_exchange_strong(&ib->down_since_ns, &down, lc_now_ns());
 		record_error(ib, why);
 		if (r == -ESTALE) {
 			atomic_store(&ib->wrong_lun, true);
 			return r;
 		}
-		if (r == -ETIMEDOUT || lc_now_ns() + *backoff_ms * LC_NSEC_PER_MSEC >= deadline_ns)
+		if (one_shot || r == -ETIMEDOUT ||
+		    lc_now_ns() + *backoff_ms * LC_NSEC_PER_MSEC >= deadline_ns)
 			return -ETIMEDOUT;
 		sleep_ms(*backoff_ms);
 		*backoff_ms = *backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : *backoff_ms * 2;
