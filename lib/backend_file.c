@@ -119,6 +119,13 @@ int lc_backend_file_open(const char *path, unsigned flags, struct lc_backend **r
 	fd = open(path, oflags);
 	if (fd < 0) {
 		r = -errno;
+		/* open(2) says EINVAL when the file system has no O_DIRECT
+		 * (tmpfs, some FUSE): say that, not "Invalid argument". */
+		if (r == -EINVAL && (flags & LC_BACKEND_DIRECT))
+			return lc_err_set(err, r,
+					  "open file backend: '%s': its file system does not "
+					  "support O_DIRECT (direct I/O was asked for)",
+					  path);
 		return lc_err_set(err, r, "open file backend: '%s': %s", path,
 				  strerror_r(-r, ebuf, sizeof(ebuf)));
 	}

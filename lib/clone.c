@@ -384,9 +384,19 @@ uint32_t lc_clone_block_size(const struct lc_clone *c)
 	return c->block_size;
 }
 
+/* A failed user request shows in status too, not only at the initiator.
+ * Not an out-of-range request (the caller's mistake, not the devices'), nor
+ * a refusal of a read-only clone, whose cause is the error already there. */
+static int note_user_error(struct lc_clone *c, int r)
+{
+	if (r < 0 && r != -EINVAL && r != -EROFS)
+		lc_clone_set_error(c, r);
+	return r;
+}
+
 int lc_clone_read(struct lc_clone *c, void *buf, size_t len, uint64_t offset_bytes)
 {
-	return lc_iomap_read(c, buf, len, offset_bytes);
+	return note_user_error(c, lc_iomap_read(c, buf, len, offset_bytes));
 }
 
 int lc_clone_write(struct lc_clone *c, const void *buf, size_t len, uint64_t offset_bytes,
@@ -396,12 +406,12 @@ int lc_clone_write(struct lc_clone *c, const void *buf, size_t len, uint64_t off
 
 	if (r == 0 && (io_flags & LC_IO_FUA))
 		r = lc_clone_flush(c);
-	return r;
+	return note_user_error(c, r);
 }
 
 int lc_clone_discard(struct lc_clone *c, uint64_t offset_bytes, uint64_t len_bytes)
 {
-	return lc_iomap_discard(c, offset_bytes, len_bytes);
+	return note_user_error(c, lc_iomap_discard(c, offset_bytes, len_bytes));
 }
 
 int lc_clone_with_source(struct lc_clone *c, int (*fn)(struct lc_backend *src, void *opaque),

@@ -202,8 +202,37 @@ static void test_flush_failure_turns_read_only(void **state)
 	/* Writes that need a mark are refused, reads go on. */
 	write_sectors(&f, 9 * SECTORS_PER_REGION, 1, 1, 0, -EROFS);
 	assert_false(lc_meta_is_hydrated(f.meta, 9));
+	/* The refusal does not hide the cause in status. */
+	lc_clone_get_status(f.clone, &st);
+	assert_int_equal(st.last_error, -EIO);
 	assert_int_equal(lc_clone_read(f.clone, buf, sizeof(buf), 9 * REGION), 0);
 	assert_sector_is_source(buf, 9 * SECTORS_PER_REGION);
+	fixture_teardown(&f);
+}
+
+/* A user write the destination refuses fails, marks nothing, and says so
+ * in status; the region still reads as the source. */
+static void test_user_write_error_shows_in_status(void **state)
+{
+	struct lc_clone_config cfg = paused_cfg();
+	struct lc_clone_status st;
+	struct fixture f;
+	uint8_t buf[LC_SECTOR_SIZE];
+
+	assert_int_equal(fixture_setup(&f, SIZE, REGION, 0, &cfg), 0);
+	lc_clone_get_status(f.clone, &st);
+	assert_int_equal(st.last_error, 0);
+	lc_volcache_inject(f.dst, LC_VC_WRITE, 0, 0, EIO, 1);
+	write_sectors(&f, 7 * SECTORS_PER_REGION + 1, 1, 1, 0, -EIO);
+	assert_false(lc_meta_is_hydrated(f.meta, 7));
+	lc_clone_get_status(f.clone, &st);
+	assert_int_equal(st.last_error, -EIO);
+	assert_int_equal(lc_clone_read(f.clone, buf, sizeof(buf), 7 * REGION + LC_SECTOR_SIZE), 0);
+	assert_sector_is_source(buf, 7 * SECTORS_PER_REGION + 1);
+	/* Out of range is the caller's mistake: status keeps the device's. */
+	assert_int_equal(lc_clone_read(f.clone, buf, sizeof(buf), SIZE), -EINVAL);
+	lc_clone_get_status(f.clone, &st);
+	assert_int_equal(st.last_error, -EIO);
 	fixture_teardown(&f);
 }
 
@@ -571,6 +600,7 @@ int main(void)
 		cmocka_unit_test(test_short_last_region),
 		cmocka_unit_test(test_flush_and_fua_make_marks_durable),
 		cmocka_unit_test(test_flush_failure_turns_read_only),
+		cmocka_unit_test(test_user_write_error_shows_in_status),
 		cmocka_unit_test(test_discard_marks_whole_regions_only),
 		cmocka_unit_test(test_discard_reads_back_zeros),
 		cmocka_unit_test(test_copy_on_read),
