@@ -13,6 +13,8 @@
 #                     3 kill -9 tcmu-runner mid-hydration, restart, resume
 #                     4 iscsi-test-cu on user:clone and on user:file
 #                     5 FUA and SYNCHRONIZE CACHE commit the bitmap
+#                     6 destination write and flush errors (dm-flakey)
+#                     7 bad source sectors (dm-dust): MEDIUM ERROR, quarantine
 #   E2E_HANDLER_DIR   dir holding handler_clone.so and handler_file.so
 #   E2E_SRC           source image (host path, seen read-only here)
 #   E2E_LUNCLONE      the lunclone CLI
@@ -34,7 +36,7 @@ trap 'rc=$?; if [ $rc -ne 0 ]; then echo "guest: failed (rc=$rc)"; [ -n "${GL_DU
 RATE=${E2E_RATE:-1}
 TESTCU=${E2E_TESTCU:-SCSI}
 gl_init
-gl_require fio python3 qemu-img sg_inq sg_raw sg_sync sg_modes cmp
+gl_require fio python3 qemu-img sg_inq sg_raw sg_sync sg_modes cmp dmsetup losetup
 [[ -x $E2E_LUNCLONE ]] || gl_fail "lunclone CLI $E2E_LUNCLONE not executable"
 [[ -r $E2E_SRC ]] || gl_fail "source image $E2E_SRC not readable in the guest"
 
@@ -519,6 +521,9 @@ scenario4() {
 	gl_lio_remove c4 clone "$iqnc"
 	rm -f "$dst" "$meta" "$fimg"
 }
+
+# shellcheck source=tests/e2e/guest-faults.sh
+. "$HERE/guest-faults.sh"
 
 for s in $E2E_SCENARIOS; do
 	t0=$(gl_elapsed)

@@ -15,13 +15,15 @@
 #   sg3-utils fio     SCSI commands and I/O load with verify
 #   qemu-utils qemu-block-extra  qemu-img reads a whole LUN through libiscsi
 #   python3           host-side checks (also a dependency of targetcli-fb)
+#   dmsetup           device-mapper fault injection in the guest (dm-flakey,
+#                     dm-dust: the UML kernel has the modules)
 #   busybox-static    poweroff from the guest's PID 1
 #   dpkg-dev          apt-get source tcmu-runner (handler_file.so for scenario 4)
 set -euo pipefail
 
 PKGS=(user-mode-linux busybox-static kmod bc iproute2 util-linux procps psmisc
 	tcmu-runner targetcli-fb dbus open-iscsi libiscsi-bin sg3-utils fio
-	qemu-utils qemu-block-extra python3
+	qemu-utils qemu-block-extra python3 dmsetup
 	gcc libc6-dev dpkg-dev xxd)
 
 if [[ $(id -u) -ne 0 ]]; then

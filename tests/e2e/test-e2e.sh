@@ -4,7 +4,7 @@
 # initiators, in two User-Mode-Linux guests (the host kernel has no LIO).
 #
 # usage: test-e2e.sh --handler PATH/handler_clone.so --lunclone PATH/lunclone
-#                    [--tcmu-src DIR] [--work DIR] [--scenarios "0 1 2 3 4 5"]
+#                    [--tcmu-src DIR] [--work DIR] [--scenarios "0 1 2 3 4 5 6 7"]
 #                    [--testcu SPEC] [--rate MIB]
 #
 #   --tcmu-src  extracted tcmu-runner 1.5.4 source (handler_file.so is built
@@ -16,7 +16,7 @@
 #   --testcu    iscsi-test-cu test spec for scenario 4 (default: SCSI, the
 #               whole SCSI family: ~100 s per LUN in UML)
 #
-# Guest A (CPU 0) runs scenarios 1 2 3 5, guest B (CPU 1) runs 0 and 4, side by
+# Guest A (CPU 0) runs scenarios 1 2 3 5 6 7, guest B (CPU 1) runs 0 and 4, side by
 # side.  Then the host checks what the guests left: destination images
 # against the source overlaid with fio's logged writes, the metadata store at
 # 100 % (lunclone status), and the iscsi-test-cu comparison table.  Needs
@@ -30,7 +30,7 @@ HANDLER=
 LUNCLONE=
 TCMU_SRC=
 WORK=
-SCENARIOS=${E2E_SCENARIOS:-"0 1 2 3 4 5"}
+SCENARIOS=${E2E_SCENARIOS:-"0 1 2 3 4 5 6 7"}
 TESTCU=${E2E_TESTCU:-SCSI}
 RATE=${E2E_RATE:-1}
 
@@ -119,9 +119,9 @@ echo "test-e2e: source $SIZE bytes ($((SIZE % 65536)) past the last full 64 KiB 
 ga=() gb=()
 for s in $SCENARIOS; do
 	case $s in
-	1 | 2 | 3 | 5) ga+=("$s") ;;
+	1 | 2 | 3 | 5 | 6 | 7) ga+=("$s") ;;
 	0 | 4) gb+=("$s") ;;
-	*) fail "unknown scenario '$s' (0-5)" ;;
+	*) fail "unknown scenario '$s' (0-7)" ;;
 	esac
 done
 
