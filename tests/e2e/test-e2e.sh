@@ -4,7 +4,7 @@
 # initiators, in two User-Mode-Linux guests (the host kernel has no LIO).
 #
 # usage: test-e2e.sh --handler PATH/handler_clone.so --lunclone PATH/lunclone
-#                    [--tcmu-src DIR] [--work DIR] [--scenarios "0 1 2 3 4 5 6 7"]
+#                    [--tcmu-src DIR] [--work DIR] [--scenarios "0 1 2 3 4 5 6 7 8"]
 #                    [--testcu SPEC] [--rate MIB]
 #
 #   --tcmu-src  extracted tcmu-runner 1.5.4 source (handler_file.so is built
@@ -16,7 +16,7 @@
 #   --testcu    iscsi-test-cu test spec for scenario 4 (default: SCSI, the
 #               whole SCSI family: ~100 s per LUN in UML)
 #
-# Guest A (CPU 0) runs scenarios 1 2 3 5 6 7, guest B (CPU 1) runs 0 and 4, side by
+# Guest A (CPU 0) runs scenarios 1 2 3 5 6 7, guest B (CPU 1) runs 0 4 8, side by
 # side.  Then the host checks what the guests left: destination images
 # against the source overlaid with fio's logged writes, the metadata store at
 # 100 % (lunclone status), and the iscsi-test-cu comparison table.  Needs
@@ -30,7 +30,7 @@ HANDLER=
 LUNCLONE=
 TCMU_SRC=
 WORK=
-SCENARIOS=${E2E_SCENARIOS:-"0 1 2 3 4 5 6 7"}
+SCENARIOS=${E2E_SCENARIOS:-"0 1 2 3 4 5 6 7 8"}
 TESTCU=${E2E_TESTCU:-SCSI}
 RATE=${E2E_RATE:-1}
 
@@ -120,8 +120,8 @@ ga=() gb=()
 for s in $SCENARIOS; do
 	case $s in
 	1 | 2 | 3 | 5 | 6 | 7) ga+=("$s") ;;
-	0 | 4) gb+=("$s") ;;
-	*) fail "unknown scenario '$s' (0-7)" ;;
+	0 | 4 | 8) gb+=("$s") ;;
+	*) fail "unknown scenario '$s' (0-8)" ;;
 	esac
 done
 
@@ -255,6 +255,12 @@ if [[ " ${ga[*]} " == *" 3 "* && $rc_a -eq 0 ]]; then
 	# shellcheck disable=SC1091
 	. "$WORK/a/results.env"
 	host_ok "s3: committed at kill -9: $S3_COMMITTED_AT_KILL/$S3_TOTAL regions; first status after restart: $S3_FIRST_AFTER_RESTART"
+fi
+
+if [[ " ${gb[*]} " == *" 8 "* && $rc_b -eq 0 ]]; then
+	# shellcheck disable=SC1091
+	. "$WORK/b/results.env"
+	host_ok "s8: $S8_CYCLES kill -9/restart cycles survived; $S8_BYTES_WRITTEN bytes written durably, $S8_BYTES_VERIFIED bytes read back and verified"
 fi
 
 if [[ " ${gb[*]} " == *" 4 "* && $rc_b -eq 0 ]]; then
