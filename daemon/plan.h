@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The reconcile planner: what the configuration wants (config.h) against
+ * what LIO holds (lio_state.h), as an ordered list of configfs operations
+ * and session-file writes. The executor (cfs_exec.h) applies the list.
+ *
+ * Properties (tests/daemon/test-plan.c checks each against a fake configfs):
+ *   - idempotent: planning against the result of applying a plan gives an
+ *     empty plan;
+ *   - minimal: what did not change is not touched (a changed hydration rate
+ *     rewrites that session's file and nothing else);
+ *   - only ours (lio_state.h): foreign backstores and targets are never
+ *     changed; a name we want that something foreign holds is a conflict,
+ *     reported, and that session or target is left out of the plan;
+ *   - ordered for LIO: removals first, leaves before what they point at
+ *     (ACL mapped-LUN links, mapped LUNs, ACLs, LUN links, LUNs, portals,
+ *     TPGs, targets; a TPG is disabled before it is taken apart), then
+ *     backstores no longer wanted, then session files (before a backstore
+ *     is enabled, because enabling opens the device, which reads its file),
+ *     then creations, roots before leaves, each TPG enabled last.
+ *
+ * When a backstore must be recreated (source, destination, metadata,
+ * region size or LUN size changed, or it was left half-built), every LUN
+ * and mapped LUN pointing at it goes and comes back with it: initiators see
+ * that LUN disappear and reappear. Other hydration settings only rewrite
+ * the session file: they take effect at the device's next open (the
+ * handler cannot be reconfigured while open; live rate changes through the
+ * status socket are the daemon's business, not the plan's).
+ */
+#ifndef LCD_PLAN_H
+#define LCD_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "errors.h"
+#include "lio_state.h"
+
+enum lcd_op_kind {
+	LCD_OP_MKDIR,	    /* path */
+	LCD_OP_RMDIR,	    /* path */
+	LCD_OP_WRITE,	    /* value into the attribute at path */
+	LCD_OP_SYMLINK,	    /* a link at path to value (both relative to the root) */
+	LCD_OP_UNLINK,	    /* the link at path */
+	LCD_OP_FILE_WRITE,  /* value into the file at path (absolute), mode 0600 */
+	LCD_OP_FILE_REMOVE, /* the file at path (absolute) */
+};
+
+struct lcd_op {
+	enum lcd_op_kind kind;
+	char *path;
+	char *value;
+	bool secret; /* value is a CHAP secret: never printed */
+};
+
+struct lcd_plan {
+	struct lcd_op *ops;
+	size_t nr;
+};
+
+/*
+ * Plans cfg (loaded with the host pass: sizes probed, secrets resolved)
+ * against cur. Returns 0 and fills *ret_plan (release with
+ * lcd_plan_clear()) — conflicts, if any, are in conflicts and the plan
+ * covers the rest; -ENOMEM. Never blocks.
+ */
+int lcd_plan_make(const struct lcd_config *cfg, const struct lcd_lio_state *cur,
+		  struct lcd_plan *ret_plan, struct lcd_errors *conflicts);
+
+void lcd_plan_clear(struct lcd_plan *plan);
+
+/* One line for logs and tests: "mkdir iscsi/IQN", "write X = 'v'" (secrets
+ * shown as '***'), "file-write /path (N bytes)". */
+void lcd_op_describe(const struct lcd_op *op, char *buf, size_t size);
+
+#endif
