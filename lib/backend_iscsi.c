@@ -145,6 +145,7 @@ struct iscsi_backend {
 	/* Mutex protecting last_error. */
 	pthread_mutex_t stats_lock;
 	char last_error[WHY_LEN]; /* Protected by stats_lock */
+	bool last_error_final;	  /* set with wrong_lun; Protected by stats_lock */
 };
 
 static struct iscsi_backend *to_ib(struct lc_backend *be)
@@ -155,8 +156,21 @@ static struct iscsi_backend *to_ib(struct lc_backend *be)
 static void record_error(struct iscsi_backend *ib, const char *why)
 {
 	pthread_mutex_lock(&ib->stats_lock);
-	(void)snprintf(ib->last_error, sizeof(ib->last_error), "%s", why);
+	/* "wrong LUN" explains every later failure: keep it. */
+	if (!ib->last_error_final)
+		(void)snprintf(ib->last_error, sizeof(ib->last_error), "%s", why);
 	pthread_mutex_unlock(&ib->stats_lock);
+}
+
+/* The LUN changed behind the URL: from now on every read fails. */
+static void set_wrong_lun(struct iscsi_backend *ib, const char *why)
+{
+	pthread_mutex_lock(&ib->stats_lock);
+	if (!ib->last_error_final)
+		(void)snprintf(ib->last_error, sizeof(ib->last_error), "%s", why);
+	ib->last_error_final = true;
+	pthread_mutex_unlock(&ib->stats_lock);
+	atomic_store(&ib->wrong_lun, true);
 }
 
 static void sleep_ms(unsigned ms)
@@ -569,11 +583,11 @@ static int reconnect(struct iscsi_backend *ib, struct iscsi_conn *c, uint64_t de
 		/* Only the first failure since the last success sets it. */
 		down = 0;
 		(void)atomic_compare_exchange_strong(&ib->down_since_ns, &down, lc_now_ns());
-		record_error(ib, why);
 		if (r == -ESTALE) {
-			atomic_store(&ib->wrong_lun, true);
+			set_wrong_lun(ib, why);
 			return r;
 		}
+		record_error(ib, why);
 		if (one_shot || r == -ETIMEDOUT ||
 		    lc_now_ns() + *backoff_ms * LC_NSEC_PER_MSEC >= deadline_ns)
 			return -ETIMEDOUT;
