@@ -446,7 +446,7 @@ scenario5() {
 # OUTPREFIX.results (one "name PASS|FAIL" line per test).
 testcu() {
 	local url=$1 p=$2 rc=0
-	local tmo=${E2E_TESTCU_TIMEOUT:-300} cu i
+	local tmo=${E2E_TESTCU_TIMEOUT:-500} cu i
 	(cd /srv && exec iscsi-test-cu --dataloss --ignore --xml --test="$TESTCU" "$url" \
 		>"$p.txt" 2>&1) &
 	cu=$!
