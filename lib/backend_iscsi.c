@@ -490,7 +490,10 @@ static int conn_login(struct iscsi_backend *ib, struct iscsi_conn *c, uint64_t d
 		goto out_drop;
 	}
 	(void)snprintf(portal, sizeof(portal), "%s", u->portal);
-	ib->lun = u->lun; /* same at every parse: the URL does not change */
+	/* Set by the login at open, before the backend is published; later
+	 * logins parse the same URL and only read it. */
+	if (!check)
+		ib->lun = u->lun;
 	iscsi_destroy_url(u);
 	if (ib->have_secrets) {
 		const char *user = ib->secrets.user[0] ? ib->secrets.user : ib->url.url_user;
