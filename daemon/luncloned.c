@@ -1,32 +1,95 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * luncloned: brings LIO in line with /etc/lunclone/lunclone.json (see
- * luncloned(8) and lunclone.json(5)).
+ * luncloned: brings LIO in line with /etc/lunclone/lunclone.json
+ * (luncloned(8), lunclone.json(5)).
  *
- * --check FILE validates the file (every pass of config.h, the host checks
- * included) and changes nothing: exit 0 valid, 1 invalid (one line per
- * problem on stderr), 2 usage.
+ * One reconcile = load and validate the file (config.h), read configfs and
+ * the session files (lio_state.h), plan (plan.h), apply (cfs_exec.h).
+ * Modes:
+ *   --check [FILE]  validate only: exit 0 valid, 1 invalid, 2 usage;
+ *   --once          reconcile once and exit (0: applied without conflicts);
+ *   (default)       reconcile, tell systemd READY=1, then wait for signals:
+ *                   SIGHUP reconciles again with the file as it is now (an
+ *                   invalid file is logged and changes nothing), SIGTERM and
+ *                   SIGINT stop the daemon. LIO keeps serving after it
+ *                   stops: the daemon configures, tcmu-runner serves.
+ * --dry-run logs the plans instead of applying them.
+ *
+ * Signals only wake the main loop (signalfd): all the work happens there.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
+#include "cfs_exec.h"
 #include "config.h"
 #include "errors.h"
+#include "lio_state.h"
+#include "plan.h"
 
 #define EXIT_INVALID 1
 #define EXIT_USAGE 2
+#define CONFIGFS_ROOT_DEFAULT "/sys/kernel/config/target"
 
 static const char usage[] =
-    "Usage: luncloned --check [FILE]\n"
+    "Usage: luncloned [--config FILE] [--configfs-root DIR] [--once] [--dry-run]\n"
+    "       luncloned --check [FILE]\n"
+    "\n"
+    "Bring LIO in line with the configuration (lunclone.json(5)); see luncloned(8).\n"
     "\n"
     "Options:\n"
-    "  -t, --check        validate the configuration (default " LCD_CONFIG_PATH_DEFAULT ")\n"
-    "                     and exit: 0 valid, 1 invalid; changes nothing\n"
-    "  -c, --config FILE  the configuration file\n"
-    "  -h, --help         show this help\n";
+    "  -c, --config FILE         configuration (default " LCD_CONFIG_PATH_DEFAULT ")\n"
+    "  -t, --check [FILE]        validate the configuration and exit: 0 valid,\n"
+    "                            1 invalid (one line per problem); changes nothing\n"
+    "  -r, --configfs-root DIR   LIO's configfs (default " CONFIGFS_ROOT_DEFAULT ")\n"
+    "  -1, --once                reconcile once and exit\n"
+    "  -n, --dry-run             log the plan instead of applying it\n"
+    "  -h, --help                show this help\n"
+    "  -V, --version             show the version\n";
+
+struct options {
+	const char *config;
+	const char *root;
+	bool once;
+	bool dry_run;
+};
+
+/* Under systemd, journald reads the priority from a "<N>" prefix. */
+static void log_msg(const char *prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void log_msg(const char *prio, const char *fmt, ...)
+{
+	static int journal = -1;
+	va_list ap;
+
+	if (journal < 0)
+		journal = getenv("JOURNAL_STREAM") != NULL;
+	if (journal)
+		(void)fputs(prio, stderr);
+	else
+		(void)fputs("luncloned: ", stderr);
+	va_start(ap, fmt);
+	(void)vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	(void)fputc('\n', stderr);
+}
+
+static void log_errors(const char *prio, const struct lcd_errors *errs)
+{
+	for (size_t i = 0; i < errs->nr; i++)
+		log_msg(prio, "%s", errs->msgs[i]);
+	if (errs->oom)
+		log_msg(prio, "out of memory: some errors were not recorded");
+}
 
 static int check(const char *path)
 {
@@ -41,28 +104,198 @@ static int check(const char *path)
 	return r == 0 ? EXIT_SUCCESS : EXIT_INVALID;
 }
 
+/*
+ * One reconcile of a loaded configuration. Returns 0 when everything was
+ * applied, 1 when something was left out (conflicts), -errno when reading
+ * or applying failed (logged).
+ */
+static int reconcile(const struct options *opt, const struct lcd_config *cfg)
+{
+	struct lcd_lio_state *cur = NULL;
+	struct lcd_errors errs = {0}, conflicts = {0};
+	struct lcd_plan plan = {0};
+	char what[2048];
+	size_t done = 0;
+	int r;
+
+	r = lcd_lio_read(opt->root, cfg->state_dir, &cur, &errs);
+	if (r < 0) {
+		log_errors(SD_ERR, &errs);
+		goto out;
+	}
+	r = lcd_plan_make(cfg, cur, &plan, &conflicts);
+	if (r < 0) {
+		log_msg(SD_ERR, "planning: %s", strerror(-r));
+		goto out;
+	}
+	log_errors(SD_WARNING, &conflicts);
+	for (size_t i = 0; i < plan.nr; i++) {
+		lcd_op_describe(&plan.ops[i], what, sizeof(what));
+		log_msg(SD_INFO, "%s%s", opt->dry_run ? "would " : "", what);
+	}
+	if (!opt->dry_run) {
+		r = lcd_plan_apply(&plan, &lcd_cfs_posix_ops, (void *)opt->root, &done, &errs);
+		if (r < 0) {
+			log_errors(SD_ERR, &errs);
+			goto out;
+		}
+	}
+	log_msg(SD_NOTICE, "%s: %zu operation%s %s%s", cfg->path, plan.nr, plan.nr == 1 ? "" : "s",
+		opt->dry_run ? "planned" : "applied",
+		conflicts.nr ? ", some items left out (see above)" : "");
+	r = conflicts.nr ? 1 : 0;
+out:
+	lcd_plan_clear(&plan);
+	lcd_errors_clear(&conflicts);
+	lcd_errors_clear(&errs);
+	lcd_lio_state_free(cur);
+	return r;
+}
+
+static int load(const char *path, struct lcd_config **ret_cfg)
+{
+	struct lcd_errors errs = {0};
+	int r;
+
+	r = lcd_config_load(path, NULL, 0, ret_cfg, &errs);
+	log_errors(SD_ERR, &errs);
+	lcd_errors_clear(&errs);
+	return r;
+}
+
+static uint64_t now_usec(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* SIGHUP: the file as it is now; an invalid one changes nothing. */
+static void reload(const struct options *opt, struct lcd_config **cfg)
+{
+	struct lcd_config *next = NULL;
+	int r;
+
+	(void)sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=Reloading %s",
+			 (unsigned long long)now_usec(), opt->config);
+	log_msg(SD_NOTICE, "reload: reading %s", opt->config);
+	r = load(opt->config, &next);
+	if (r < 0) {
+		log_msg(SD_ERR,
+			"reload: %s is invalid (see above): keeping the running "
+			"configuration, nothing changed",
+			opt->config);
+		(void)sd_notify(0, "READY=1\nSTATUS=Reload refused: the configuration is invalid");
+		return;
+	}
+	lcd_config_free(*cfg);
+	*cfg = next;
+	r = reconcile(opt, *cfg);
+	(void)sd_notifyf(0, "READY=1\nSTATUS=%s",
+			 r == 0	 ? "Configuration applied"
+			 : r > 0 ? "Configuration applied, with conflicts"
+				 : "Applying the configuration failed");
+}
+
+static int serve(const struct options *opt)
+{
+	struct lcd_config *cfg = NULL;
+	struct signalfd_siginfo si;
+	sigset_t mask;
+	int sfd, r;
+
+	/* Blocked before anything else: a SIGHUP during start is not lost. */
+	(void)sigemptyset(&mask);
+	(void)sigaddset(&mask, SIGHUP);
+	(void)sigaddset(&mask, SIGTERM);
+	(void)sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0) {
+		log_msg(SD_ERR, "sigprocmask: %s", strerror(errno));
+		return EXIT_FAILURE;
+	}
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0) {
+		log_msg(SD_ERR, "signalfd: %s", strerror(errno));
+		return EXIT_FAILURE;
+	}
+	r = load(opt->config, &cfg);
+	if (r < 0) {
+		log_msg(SD_ERR, "%s is invalid (see above): not starting", opt->config);
+		(void)sd_notify(0, "STATUS=The configuration is invalid");
+		goto out;
+	}
+	r = reconcile(opt, cfg);
+	if (r < 0) {
+		(void)sd_notify(0, "STATUS=Applying the configuration failed");
+		goto out;
+	}
+	(void)sd_notifyf(0, "READY=1\nSTATUS=%s",
+			 r ? "Configuration applied, with conflicts" : "Configuration applied");
+	for (;;) {
+		ssize_t n = read(sfd, &si, sizeof(si));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != sizeof(si)) {
+			r = n < 0 ? -errno : -EIO;
+			log_msg(SD_ERR, "signalfd: %s", strerror(-r));
+			break;
+		}
+		if (si.ssi_signo == SIGHUP) {
+			reload(opt, &cfg);
+			continue;
+		}
+		log_msg(SD_NOTICE, "stopping on signal %u; LIO keeps serving", si.ssi_signo);
+		(void)sd_notify(0, "STOPPING=1");
+		r = 0;
+		break;
+	}
+out:
+	lcd_config_free(cfg);
+	(void)close(sfd);
+	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
 	    {"check", no_argument, NULL, 't'},
 	    {"config", required_argument, NULL, 'c'},
+	    {"configfs-root", required_argument, NULL, 'r'},
+	    {"once", no_argument, NULL, '1'},
+	    {"dry-run", no_argument, NULL, 'n'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *path = LCD_CONFIG_PATH_DEFAULT;
+	struct options opt = {.config = LCD_CONFIG_PATH_DEFAULT, .root = CONFIGFS_ROOT_DEFAULT};
+	struct lcd_config *cfg = NULL;
 	bool do_check = false;
-	int opt;
+	int c, r;
 
-	while ((opt = getopt_long(argc, argv, "tc:h", options, NULL)) != -1) {
-		switch (opt) {
+	while ((c = getopt_long(argc, argv, "tc:r:1nhV", options, NULL)) != -1) {
+		switch (c) {
 		case 't':
 			do_check = true;
 			break;
 		case 'c':
-			path = optarg;
+			opt.config = optarg;
+			break;
+		case 'r':
+			opt.root = optarg;
+			break;
+		case '1':
+			opt.once = true;
+			break;
+		case 'n':
+			opt.dry_run = true;
 			break;
 		case 'h':
 			(void)fputs(usage, stdout);
+			return EXIT_SUCCESS;
+		case 'V':
+			(void)puts("luncloned " LCD_VERSION);
 			return EXIT_SUCCESS;
 		default:
 			(void)fputs(usage, stderr);
@@ -71,10 +304,18 @@ int main(int argc, char **argv)
 	}
 	/* "--check FILE": the file may follow the option. */
 	if (do_check && optind == argc - 1)
-		path = argv[optind++];
-	if (optind != argc || !do_check) {
+		opt.config = argv[optind++];
+	if (optind != argc || (do_check && (opt.once || opt.dry_run))) {
 		(void)fputs(usage, stderr);
 		return EXIT_USAGE;
 	}
-	return check(path);
+	if (do_check)
+		return check(opt.config);
+	if (!opt.once)
+		return serve(&opt);
+	if (load(opt.config, &cfg) < 0)
+		return EXIT_INVALID;
+	r = reconcile(&opt, cfg);
+	lcd_config_free(cfg);
+	return r == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -41,7 +41,7 @@ grep -qxF "$tmp/bad.json: \$.targets[0].tpgs[0].luns[0].session: no session name
 rc=0
 "$luncloned" --check "$tmp/missing.json" 2>/dev/null || rc=$?
 [ "$rc" -eq 1 ] || fail "missing file: exit $rc, expected 1"
-for args in "" "--bogus" "--check a b" "$tmp/good.json"; do
+for args in "--bogus" "--check a b" "$tmp/good.json" "--check --once"; do
 	rc=0
 	# shellcheck disable=SC2086
 	"$luncloned" $args >/dev/null 2>&1 || rc=$?
