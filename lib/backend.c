@@ -5,10 +5,10 @@
  * lc_backend_open() picks the implementation from what the uri names: an
  * iscsi:// URL goes to iscsi, then stat(): a block device goes to bdev,
  * anything else to file, which refuses what is not a regular file. The
- * lc_backend_* wrappers validate every request once, here, so that implementations only see ranges inside the device: a
- * read-only device refuses writes and discards (-EROFS), a range past
- * size_bytes or whose end overflows is -EINVAL, an empty range succeeds
- * without reaching the backend.
+ * lc_backend_* wrappers validate every request once, here, so that
+ * implementations only see ranges inside the device: a read-only device
+ * refuses writes and discards (-EROFS), a range past size_bytes or whose end
+ * overflows is -EINVAL, an empty range succeeds without reaching the backend.
  */
 #include <errno.h>
 #include <string.h>

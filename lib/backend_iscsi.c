@@ -133,9 +133,9 @@ struct iscsi_backend {
 
 	/* Mutex protecting the pool: free list and count. */
 	pthread_mutex_t pool_lock;
-	pthread_cond_t pool_cond; /* a connection was returned */
-	struct iscsi_conn *free_conns; /* Protected by pool_lock */
-	unsigned nr_conns;	       /* Protected by pool_lock */
+	pthread_cond_t pool_cond;		/* a connection was returned */
+	struct iscsi_conn *free_conns;		/* Protected by pool_lock */
+	unsigned nr_conns;			/* Protected by pool_lock */
 	struct iscsi_conn *all_conns[POOL_MAX]; /* for close; Protected by pool_lock */
 
 	_Atomic uint64_t nr_connects, nr_connect_failures, nr_retries, nr_timeouts;
@@ -692,11 +692,13 @@ static int harvest(struct iscsi_backend *ib, struct read_op *op, struct read_slo
 		}
 		break;
 	case SCSI_STATUS_CHECK_CONDITION:
-		if (t->sense.key == SCSI_SENSE_UNIT_ATTENTION || t->sense.key == SCSI_SENSE_NOT_READY) {
+		if (t->sense.key == SCSI_SENSE_UNIT_ATTENTION ||
+		    t->sense.key == SCSI_SENSE_NOT_READY) {
 			r = -EAGAIN;
 			break;
 		}
-		(void)snprintf(why, WHY_LEN, "READ(16) at byte %llu: sense key 0x%x asc/ascq 0x%04x",
+		(void)snprintf(why, WHY_LEN,
+			       "READ(16) at byte %llu: sense key 0x%x asc/ascq 0x%04x",
 			       (unsigned long long)(op->off + s->chunk * CHUNK_BYTES), t->sense.key,
 			       t->sense.ascq);
 		r = -EIO;
@@ -781,7 +783,7 @@ static int read_on_conn(struct iscsi_backend *ib, struct iscsi_conn *c, struct r
 		}
 		continue;
 
-conn_failed:
+	conn_failed:
 		record_error(ib, why);
 		drop_op(ib, c, op);
 	}
@@ -958,8 +960,7 @@ int lc_backend_iscsi_get_stats(struct lc_backend *be, struct lc_backend_iscsi_st
 	ret_stats->nr_timeouts = atomic_load(&ib->nr_timeouts);
 	ret_stats->wrong_lun = atomic_load(&ib->wrong_lun);
 	pthread_mutex_lock(&ib->stats_lock);
-	(void)snprintf(ret_stats->last_error, sizeof(ret_stats->last_error), "%s",
-		       ib->last_error);
+	(void)snprintf(ret_stats->last_error, sizeof(ret_stats->last_error), "%s", ib->last_error);
 	pthread_mutex_unlock(&ib->stats_lock);
 	return 0;
 }

@@ -61,8 +61,9 @@ enum lc_backend_open_flags {
 
 /*
  * Opens uri, choosing the backend by what it names: iscsi://... -> iscsi (read
- * only), a block device -> bdev, anything else -> file (which must exist). Returns 0 and *ret_be, or -errno
- * with a message in err. The caller frees *ret_be with lc_backend_close().
+ * only), a block device -> bdev, anything else -> file (which must exist).
+ * Returns 0 and *ret_be, or -errno with a message in err. The caller frees
+ * *ret_be with lc_backend_close().
  */
 struct lc_err;
 int lc_backend_open(const char *uri, unsigned flags, struct lc_backend **ret_be,
@@ -86,12 +87,12 @@ int lc_backend_iscsi_open(const char *uri, unsigned flags, struct lc_backend **r
 
 /* Fault counters of an iscsi backend, for status and tests. */
 struct lc_backend_iscsi_stats {
-	uint64_t nr_connects;	  /* successful logins, the one at open included */
+	uint64_t nr_connects; /* successful logins, the one at open included */
 	uint64_t nr_connect_failures;
-	uint64_t nr_retries;	  /* read commands issued again after a failure */
-	uint64_t nr_timeouts;	  /* reads that gave up (-ETIMEDOUT) */
-	bool wrong_lun;		  /* size or identity changed: every read fails */
-	char last_error[160];	  /* last connection or command failure, "" if none */
+	uint64_t nr_retries;  /* read commands issued again after a failure */
+	uint64_t nr_timeouts; /* reads that gave up (-ETIMEDOUT) */
+	bool wrong_lun;	      /* size or identity changed: every read fails */
+	char last_error[160]; /* last connection or command failure, "" if none */
 };
 
 /* -EINVAL when be is not an iscsi backend. Never blocks on I/O. */

@@ -81,7 +81,7 @@ enum {
 };
 
 static const char *const key_names[NR_KEYS] = {
-    [KEY_HEADER_DIGEST] = "header_digest", [KEY_TARGET_USER] = "target_user",
+    [KEY_HEADER_DIGEST] = "header_digest",     [KEY_TARGET_USER] = "target_user",
     [KEY_TARGET_PASSWORD] = "target_password", [KEY_TIMEOUT] = "timeout",
     [KEY_SECRET_FILE] = "secret_file",
 };
@@ -106,8 +106,7 @@ static int check_param(const char *p, size_t len, bool seen[NR_KEYS], struct lc_
 	if (k < 0)
 		return lc_err_set(err, -EINVAL, "iscsi URI: unknown option '%.*s'", (int)klen, p);
 	if (seen[k])
-		return lc_err_set(err, -EINVAL, "iscsi URI: option '%s' given twice",
-				  key_names[k]);
+		return lc_err_set(err, -EINVAL, "iscsi URI: option '%s' given twice", key_names[k]);
 	seen[k] = true;
 	if (!eq || vlen == 0)
 		return lc_err_set(err, -EINVAL, "iscsi URI: option '%s' needs a value",
@@ -136,7 +135,8 @@ static int check_param(const char *p, size_t len, bool seen[NR_KEYS], struct lc_
 	case KEY_SECRET_FILE:
 		if (value[0] != '/')
 			return lc_err_set(err, -EINVAL,
-					  "iscsi URI: secret_file '%s': not an absolute path", value);
+					  "iscsi URI: secret_file '%s': not an absolute path",
+					  value);
 		u->secret_file = strdup(value);
 		if (!u->secret_file)
 			return lc_err_set(err, -ENOMEM, "iscsi URI: out of memory");
@@ -287,11 +287,13 @@ static int parse_secrets(const char *path, char *text, struct lc_iscsi_secrets *
 			if (strlen(names[k]) == klen && memcmp(names[k], line, klen) == 0)
 				break;
 		if (k == 4)
-			return lc_err_set(err, -EINVAL, "secret file '%s': line %u: unknown key '%.*s'",
-					  path, line_nr, (int)klen, line);
+			return lc_err_set(err, -EINVAL,
+					  "secret file '%s': line %u: unknown key '%.*s'", path,
+					  line_nr, (int)klen, line);
 		if (seen[k])
-			return lc_err_set(err, -EINVAL, "secret file '%s': line %u: '%s' given twice",
-					  path, line_nr, names[k]);
+			return lc_err_set(err, -EINVAL,
+					  "secret file '%s': line %u: '%s' given twice", path,
+					  line_nr, names[k]);
 		if (vlen == 0 || vlen >= LC_ISCSI_SECRET_MAX)
 			return lc_err_set(err, -EINVAL,
 					  "secret file '%s': line %u: '%s' must be 1 to %u bytes",
@@ -302,9 +304,9 @@ static int parse_secrets(const char *path, char *text, struct lc_iscsi_secrets *
 	if (!seen[1])
 		return lc_err_set(err, -EINVAL, "secret file '%s': no 'password'", path);
 	if (seen[2] != seen[3])
-		return lc_err_set(err, -EINVAL,
-				  "secret file '%s': 'target_user' and 'target_password' go together",
-				  path);
+		return lc_err_set(
+		    err, -EINVAL,
+		    "secret file '%s': 'target_user' and 'target_password' go together", path);
 	return 0;
 }
 

@@ -37,12 +37,12 @@ struct lc_err;
 #define LC_ISCSI_SECRET_FILE_MAX 4096u
 
 struct lc_iscsi_url {
-	char *libiscsi_url;  /* the URI minus our keys; holds secrets: wiped when freed */
-	char *redacted;	     /* for messages: passwords replaced by "***" */
-	char *url_user;	     /* user of the URI's userinfo, NULL when none */
+	char *libiscsi_url; /* the URI minus our keys; holds secrets: wiped when freed */
+	char *redacted;	    /* for messages: passwords replaced by "***" */
+	char *url_user;	    /* user of the URI's userinfo, NULL when none */
 	bool url_has_password;
-	unsigned timeout_s;  /* timeout=, or LC_ISCSI_TIMEOUT_DEFAULT */
-	char *secret_file;   /* secret_file=, NULL when absent */
+	unsigned timeout_s; /* timeout=, or LC_ISCSI_TIMEOUT_DEFAULT */
+	char *secret_file;  /* secret_file=, NULL when absent */
 };
 
 /* True when uri starts with iscsi:// (what lc_backend_open dispatches on). */

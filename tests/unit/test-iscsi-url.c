@@ -189,7 +189,8 @@ static void test_secrets_bad(void **state)
 	expect_bad_secrets("password=x\n", 0640, -EPERM, "chmod 600");
 	expect_bad_secrets("password=x\n", 0604, -EPERM, "group or others");
 	expect_bad_secrets("user=a\n", 0600, -EINVAL, "no 'password'");
-	expect_bad_secrets("password=x\npassword=y\n", 0600, -EINVAL, "line 2: 'password' given twice");
+	expect_bad_secrets("password=x\npassword=y\n", 0600, -EINVAL,
+			   "line 2: 'password' given twice");
 	expect_bad_secrets("password=x\nsecret=y\n", 0600, -EINVAL, "unknown key 'secret'");
 	expect_bad_secrets("password\n", 0600, -EINVAL, "line 1: no '='");
 	expect_bad_secrets("password=\n", 0600, -EINVAL, "must be 1 to 255 bytes");

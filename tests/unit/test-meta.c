@@ -1269,9 +1269,8 @@ static void test_expect_source_id(void **state)
 	st.params.region_size_bytes = 65536;
 	st.params.source_size_bytes = 1 << 20;
 	st.params.dest_size_bytes = 1 << 20;
-	assert_int_equal(lc_volcache_new("meta", lc_meta_required_size(65536, 1 << 20), NULL,
-					 &st.mdev),
-			 0);
+	assert_int_equal(
+	    lc_volcache_new("meta", lc_meta_required_size(65536, 1 << 20), NULL, &st.mdev), 0);
 	assert_int_equal(lc_volcache_new("dest", 4096, NULL, &st.dest), 0);
 	assert_int_equal(lc_meta_format(st.mdev, &st.params, &err), 0);
 	e = st.params;
