@@ -289,6 +289,10 @@ static int run(const char *verb, const struct hydrate_args *a)
 		sig = pending_signal(sfd);
 		if (sig)
 			break;
+		/* The clone closes its source once complete: keep the latest
+		 * counters of an iscsi source for the summary. */
+		if (lc_clone_with_source(clone, get_src_stats, &src_stats) == 0)
+			have_src_stats = true;
 		if (a->progress) {
 			lc_clone_get_status(clone, &st);
 			draw_progress(&st);
@@ -301,7 +305,8 @@ static int run(const char *verb, const struct hydrate_args *a)
 	}
 	/* Ask an iscsi source why reads failed, if the clone still has it
 	 * open: it closes the source as soon as hydration is complete. */
-	have_src_stats = lc_clone_with_source(clone, get_src_stats, &src_stats) == 0;
+	if (lc_clone_with_source(clone, get_src_stats, &src_stats) == 0)
+		have_src_stats = true;
 
 	/* Stops the workers and commits what they copied, also when interrupted. */
 	r_close = lc_clone_close(clone);
@@ -333,6 +338,13 @@ static int run(const char *verb, const struct hydrate_args *a)
 		       a->dest_path, (unsigned long long)st.nr_regions,
 		       (double)st.bytes_hydrated / MIB, secs,
 		       secs > 0 ? (double)st.bytes_hydrated / MIB / secs : 0.0);
+		if (have_src_stats)
+			printf("source '%s': %llu logins, %llu failed; %llu reads retried, "
+			       "%llu timed out\n",
+			       src_uri, (unsigned long long)src_stats.nr_connects,
+			       (unsigned long long)src_stats.nr_connect_failures,
+			       (unsigned long long)src_stats.nr_retries,
+			       (unsigned long long)src_stats.nr_timeouts);
 	}
 
 out_close_mdev:

@@ -2,7 +2,8 @@
 # lunclone with an iscsi:// source against a real target: Debian's tgtd on
 # 127.0.0.1 (a free port), started here and stopped by its PID.
 #
-# Cases: clone and verify (status shows the LUN's designator); CHAP right
+# Cases: clone and verify (also with CRC32C header digests; status shows
+# the LUN's designator); CHAP right
 # (URL, secret file, mutual) and wrong (clear error); tgtd killed with
 # SIGKILL mid-hydration and restarted: hydration resumes and the result
 # equals the source; the LUN swapped behind the URL for another image, at
@@ -83,6 +84,14 @@ fresh_dest
 cmp "$work/src.img" "$work/dst.img" || fail "clone differs from the source"
 "$lunclone" verify -s "$(url)" -d "$work/dst.img" -m "$work/meta.img" >/dev/null ||
 	fail "lunclone verify against the iscsi source"
+# Header digests negotiated through libiscsi's URL option.
+"$lunclone" verify -s "$(url "" header_digest=crc32c)" -d "$work/dst.img" \
+	-m "$work/meta.img" >/dev/null || fail "verify with header_digest=crc32c"
+if "$lunclone" verify -s "$(url "" header_digest=md5)" -d "$work/dst.img" \
+	-m "$work/meta.img" 2>"$work/err"; then
+	fail "an unknown header digest was accepted"
+fi
+grep -q "expected crc32c or none" "$work/err" || fail "bad digest: unclear error: $(cat "$work/err")"
 "$lunclone" status -m "$work/meta.img" >"$work/status.txt"
 grep -q '^source designator: naa\.' "$work/status.txt" ||
 	fail "status does not show the LUN's NAA designator: $(cat "$work/status.txt")"
@@ -158,8 +167,8 @@ mkimage "$work/src.img" $((48 * MiB))
 tgt_target 1 "$IQN" "$work/src.img"
 fresh_dest $((48 * MiB))
 # 8 MiB/s: about 6 s, room to kill and restart in the middle.
-"$lunclone" hydrate --format -q -r 1M --rate 8 -s "$(url "" timeout=20)" -d "$work/dst.img" \
-	-m "$work/meta.img" 2>"$work/hydrate.err" &
+"$lunclone" hydrate --format -r 1M --rate 8 -s "$(url "" timeout=20)" -d "$work/dst.img" \
+	-m "$work/meta.img" >"$work/hydrate.out" 2>"$work/hydrate.err" &
 hydrate_pid=$!
 sleep 2
 kill -0 "$hydrate_pid" 2>/dev/null || fail "hydration ended before tgtd could be killed"
@@ -172,7 +181,13 @@ wait "$hydrate_pid" || rc=$?
 hydrate_pid=""
 [ "$rc" -eq 0 ] || fail "hydration did not survive the tgtd restart (exit $rc): $(cat "$work/hydrate.err")"
 cmp "$work/src.img" "$work/dst.img" || fail "clone differs from the source after the restart"
-ok "tgtd SIGKILLed mid-hydration and restarted: hydration resumed, clone equals the source"
+# The summary counts the source's logins: the restart shows as failed
+# attempts and at least one more login.
+line=$(grep "^source '" "$work/hydrate.out") || fail "no source summary: $(cat "$work/hydrate.out")"
+[[ $line =~ :\ ([0-9]+)\ logins,\ ([0-9]+)\ failed ]] || fail "source summary: '$line'"
+[ "${BASH_REMATCH[1]}" -ge 2 ] && [ "${BASH_REMATCH[2]}" -ge 1 ] ||
+	fail "no reconnection seen in '$line'"
+ok "tgtd SIGKILLed mid-hydration and restarted: hydration resumed, clone equals the source ($line)"
 
 # --- the LUN swapped behind the URL ----------------------------------------
 # tgtd derives the NAA designator from the target's tid: the same IQN
