@@ -2,11 +2,14 @@
 /* Applying a plan (cfs_exec.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "util/full_rw.h"
@@ -156,6 +159,62 @@ int lcd_write_file_atomic(const char *path, const char *content)
 	return fsync_dir(dir);
 }
 
+/* The handler answers within its own 2 s client deadline; allow more. */
+#define STATUS_TIMEOUT_MS 5000
+
+int lcd_status_request(const char *socket_path, const char *line, char *reply, size_t reply_size)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	size_t used = 0, len = strlen(line);
+	int fd, r = 0;
+
+	if (strlen(socket_path) >= sizeof(sa.sun_path) || reply_size < 2)
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, socket_path, strlen(socket_path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = -errno;
+		goto out;
+	}
+	/* One request per connection, ended by closing our side. */
+	if (send(fd, line, len, MSG_NOSIGNAL) != (ssize_t)len || shutdown(fd, SHUT_WR) < 0) {
+		r = -errno;
+		goto out;
+	}
+	for (;;) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		ssize_t n;
+
+		r = poll(&pfd, 1, STATUS_TIMEOUT_MS);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			r = r == 0 ? -ETIMEDOUT : -errno;
+			goto out;
+		}
+		n = read(fd, reply + used, reply_size - 1 - used);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			goto out;
+		}
+		used += (size_t)n;
+		if (n == 0 || used == reply_size - 1)
+			break;
+	}
+	reply[used] = '\0';
+	reply[strcspn(reply, "\n")] = '\0';
+	r = strcmp(reply, "ok") == 0 ? 0 : -EPROTO;
+out:
+	if (r < 0 && r != -EPROTO)
+		reply[0] = '\0';
+	(void)close(fd);
+	return r;
+}
+
 static int apply_one(const struct lcd_op *op, const struct lcd_cfs_ops *ops, void *opaque)
 {
 	switch (op->kind) {
@@ -173,6 +232,8 @@ static int apply_one(const struct lcd_op *op, const struct lcd_cfs_ops *ops, voi
 		return lcd_write_file_atomic(op->path, op->value);
 	case LCD_OP_FILE_REMOVE:
 		return unlink(op->path) < 0 && errno != ENOENT ? -errno : 0;
+	case LCD_OP_THROTTLE:
+		break; /* lcd_plan_apply() */
 	}
 	return -EINVAL;
 }
@@ -185,6 +246,22 @@ int lcd_plan_apply(const struct lcd_plan *plan, const struct lcd_cfs_ops *ops, v
 	int r = 0;
 
 	for (i = 0; i < plan->nr; i++) {
+		if (plan->ops[i].kind == LCD_OP_THROTTLE) {
+			char line[64], reply[256];
+			int rt;
+
+			(void)snprintf(line, sizeof(line), "throttle %s\n", plan->ops[i].value);
+			rt = lcd_status_request(plan->ops[i].path, line, reply, sizeof(reply));
+			if (rt < 0) {
+				lcd_op_describe(&plan->ops[i], what, sizeof(what));
+				lcd_errors_add(
+				    errs,
+				    "%s: %s%s%s; the device takes the rate from its file "
+				    "when it next opens, ignoring",
+				    what, strerror(-rt), reply[0] ? ": " : "", reply);
+			}
+			continue;
+		}
 		r = apply_one(&plan->ops[i], ops, opaque);
 		if (r < 0) {
 			lcd_op_describe(&plan->ops[i], what, sizeof(what));

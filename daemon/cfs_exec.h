@@ -38,13 +38,23 @@ struct lcd_cfs_ops {
 extern const struct lcd_cfs_ops lcd_cfs_posix_ops;
 
 /*
- * Applies plan: configfs operations through ops/opaque, files directly.
- * Returns 0, or the -errno of the first failure with one line in errs
- * naming the operation. *ret_nr_done (may be NULL) counts the operations
- * that succeeded.
+ * Applies plan: configfs operations through ops/opaque, files and status
+ * sockets directly. Returns 0, or the -errno of the first failure with one
+ * line in errs naming the operation. A throttle that fails (the device is
+ * not open, tcmu-runner is down) does not stop the plan: it adds a line
+ * ending in ", ignoring" to errs. *ret_nr_done (may be NULL) counts the
+ * operations done.
  */
 int lcd_plan_apply(const struct lcd_plan *plan, const struct lcd_cfs_ops *ops, void *opaque,
 		   size_t *ret_nr_done, struct lcd_errors *errs);
+
+/*
+ * One request to a handler status socket (handler_clone(8)): sends line,
+ * reads the reply into reply (NUL-terminated). 0 when the reply is "ok",
+ * -EPROTO with the reply when it is an error, -errno (-ETIMEDOUT after
+ * 5 s). Blocks.
+ */
+int lcd_status_request(const char *socket_path, const char *line, char *reply, size_t reply_size);
 
 /* Writes content to path atomically, mode 0600, creating its directory
  * (and that one's parent) with mode 0700 if needed. */

@@ -794,6 +794,8 @@ static void parse_top(struct ctx *c, struct json_object *root)
 		(void)oom(c, "$.secrets_file");
 	if (!cfg->state_dir && !(cfg->state_dir = strdup(LCD_STATE_DIR_DEFAULT)))
 		(void)oom(c, "$.state_directory");
+	if (!(cfg->socket_dir = strdup(LCD_SOCKET_DIR)))
+		(void)oom(c, "$");
 }
 
 /* ------------------------------------------------------------------ */
@@ -1312,6 +1314,7 @@ void lcd_config_free(struct lcd_config *cfg)
 	free(cfg->path);
 	free(cfg->secrets_file);
 	free(cfg->state_dir);
+	free(cfg->socket_dir);
 	free(cfg);
 }
 

@@ -35,6 +35,8 @@
 #define LCD_CONFIG_PATH_DEFAULT "/etc/lunclone/lunclone.json"
 #define LCD_SECRETS_PATH_DEFAULT "/etc/lunclone/secrets.json"
 #define LCD_STATE_DIR_DEFAULT "/var/lib/lunclone"
+/* Where handler_clone.so puts its status sockets (NAME.sock). */
+#define LCD_SOCKET_DIR "/run/lunclone"
 #define LCD_CONFIG_VERSION 1
 /* A configuration file larger than this is refused (it is not one). */
 #define LCD_CONFIG_FILE_MAX (4u << 20)
@@ -149,6 +151,9 @@ struct lcd_config {
 	char *path;
 	char *secrets_file;
 	char *state_dir;
+	/* LCD_SOCKET_DIR: not a key of the file (the handler decides it); tests
+	 * point it elsewhere. */
+	char *socket_dir;
 	struct lcd_session *sessions;
 	size_t nr_sessions;
 	struct lcd_target *targets;

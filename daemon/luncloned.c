@@ -135,10 +135,10 @@ static int reconcile(const struct options *opt, const struct lcd_config *cfg)
 	}
 	if (!opt->dry_run) {
 		r = lcd_plan_apply(&plan, &lcd_cfs_posix_ops, (void *)opt->root, &done, &errs);
-		if (r < 0) {
-			log_errors(SD_ERR, &errs);
+		/* Without a failure, what errs holds was passed over (", ignoring"). */
+		log_errors(r < 0 ? SD_ERR : SD_WARNING, &errs);
+		if (r < 0)
 			goto out;
-		}
 	}
 	log_msg(SD_NOTICE, "%s: %zu operation%s %s%s", cfg->path, plan.nr, plan.nr == 1 ? "" : "s",
 		opt->dry_run ? "planned" : "applied",

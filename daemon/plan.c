@@ -443,10 +443,28 @@ static void plan_files(struct plan_ctx *c)
 		const struct want_session *w = &c->ws[i];
 		const struct lcd_session_file *f = cur_file(c->cur, c->cfg->sessions[i].name);
 
+		size_t la = 0, lb = 0;
+		const char *ra, *rb;
+		char mib[32];
+
 		if (w->action == BS_SKIP)
 			continue;
-		if (!f || strcmp(f->content, w->content) != 0)
-			add(c, LCD_OP_FILE_WRITE, w->content, false, "%s", w->file_path);
+		if (f && strcmp(f->content, w->content) == 0)
+			continue;
+		add(c, LCD_OP_FILE_WRITE, w->content, false, "%s", w->file_path);
+		if (!f || w->action != BS_KEEP)
+			continue;
+		/* The rate is the one setting a running device takes live. */
+		ra = find_item(f->content, "rate=", &la);
+		rb = find_item(w->content, "rate=", &lb);
+		if (!ra != !rb || (ra && (la != lb || memcmp(ra, rb, la) != 0))) {
+			(void)snprintf(
+			    mib, sizeof(mib), "%llu",
+			    (unsigned long long)(c->cfg->sessions[i].hydration.rate_limit_bytes >>
+						 20));
+			add(c, LCD_OP_THROTTLE, mib, false, "%s/%s.sock", c->cfg->socket_dir,
+			    c->cfg->sessions[i].name);
+		}
 	}
 	for (size_t i = 0; i < c->cur->nr_files; i++) {
 		const struct lcd_session_file *f = &c->cur->files[i];
@@ -737,6 +755,9 @@ void lcd_op_describe(const struct lcd_op *op, char *buf, size_t size)
 		return;
 	case LCD_OP_FILE_REMOVE:
 		(void)snprintf(buf, size, "file-remove %s", op->path);
+		return;
+	case LCD_OP_THROTTLE:
+		(void)snprintf(buf, size, "throttle %s %s MiB/s", op->path, op->value);
 		return;
 	}
 	(void)snprintf(buf, size, "? %s", op->path);

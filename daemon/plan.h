@@ -24,8 +24,9 @@
  * and mapped LUN pointing at it goes and comes back with it: initiators see
  * that LUN disappear and reappear. Other hydration settings only rewrite
  * the session file: they take effect at the device's next open (the
- * handler cannot be reconfigured while open; live rate changes through the
- * status socket are the daemon's business, not the plan's).
+ * handler cannot be reconfigured while open), except the rate: a changed
+ * rate of a kept backstore is also sent to the running device through its
+ * status socket ("throttle MIB"), so it applies at once.
  */
 #ifndef LCD_PLAN_H
 #define LCD_PLAN_H
@@ -45,6 +46,9 @@ enum lcd_op_kind {
 	LCD_OP_UNLINK,	    /* the link at path */
 	LCD_OP_FILE_WRITE,  /* value into the file at path (absolute), mode 0600 */
 	LCD_OP_FILE_REMOVE, /* the file at path (absolute) */
+	/* "throttle value" to the running device's status socket at path; best
+	 * effort: a device not open yet reads the rate from its file. */
+	LCD_OP_THROTTLE,
 };
 
 struct lcd_op {

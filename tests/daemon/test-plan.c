@@ -27,7 +27,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -148,6 +151,10 @@ static struct lcd_config *load(const char *tmpl)
 		fail_msg("configuration not valid");
 	}
 	lcd_errors_clear(&errs);
+	/* Never a real device's status socket. */
+	free(cfg->socket_dir);
+	cfg->socket_dir = strdup(tmpdir);
+	assert_non_null(cfg->socket_dir);
 	return cfg;
 }
 
@@ -354,12 +361,94 @@ static void test_rate_change_touches_one_file(void **state)
 	cfg = load(DOC(SESS_AB("250"), TPG(LUNS_AB, ACLS_AB, "")));
 	ops = reconcile(cfg);
 	(void)snprintf(want, sizeof(want), "file-write %s/sessions/a.conf (", state_dir);
-	/* One line: that file; configfs untouched. */
+	/* That file, and the rate to the running device; configfs untouched. */
 	assert_true(strncmp(ops, want, strlen(want)) == 0);
+	(void)snprintf(want, sizeof(want), "throttle %s/a.sock 250 MiB/s\n", tmpdir);
+	assert_string_equal(strchr(ops, '\n') + 1, want);
+	assert_int_equal(fake_cfs_nr_ops(fake), before);
+	free(ops);
+	lcd_config_free(cfg);
+	/* No rate any more: unlimited, live too. Other settings: the file only. */
+	cfg = load(DOC(SESSION("a", "src-a.img", "dst-a.img",
+			       ", \"hydration\": { \"workers\": 3 }") ", " SESSION("b", "src-b.img",
+										   "dst-b.img", ""),
+		       TPG(LUNS_AB, ACLS_AB, "")));
+	ops = reconcile(cfg);
+	(void)snprintf(want, sizeof(want), "\nthrottle %s/a.sock 0 MiB/s\n", tmpdir);
+	assert_non_null(strstr(ops, want));
+	free(ops);
+	lcd_config_free(cfg);
+	cfg = load(DOC(SESSION("a", "src-a.img", "dst-a.img",
+			       ", \"hydration\": { \"workers\": 4 }") ", " SESSION("b", "src-b.img",
+										   "dst-b.img", ""),
+		       TPG(LUNS_AB, ACLS_AB, "")));
+	ops = reconcile(cfg);
+	assert_null(strstr(ops, "throttle"));
 	assert_null(strchr(ops, '\n')[1] ? strchr(ops, '\n') + 1 : NULL);
 	assert_int_equal(fake_cfs_nr_ops(fake), before);
 	free(ops);
 	lcd_config_free(cfg);
+}
+
+/* A status socket served by a child: checks the request, sends reply. */
+static pid_t serve_once(const char *path, const char *want, const char *reply)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	pid_t pid;
+
+	assert_true(fd >= 0);
+	(void)unlink(path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 1), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char buf[128];
+		size_t used = 0;
+		ssize_t n;
+		int c = accept(fd, NULL, NULL);
+
+		while (c >= 0 && (n = read(c, buf + used, sizeof(buf) - 1 - used)) > 0)
+			used += (size_t)n;
+		buf[used] = '\0';
+		if (c >= 0)
+			(void)!write(c, reply, strlen(reply));
+		_exit(c >= 0 && strcmp(buf, want) == 0 ? 0 : 1);
+	}
+	(void)close(fd);
+	return pid;
+}
+
+static void test_throttle_executor(void **state)
+{
+	struct lcd_op op = {LCD_OP_THROTTLE, NULL, "250", false};
+	struct lcd_plan plan = {&op, 1};
+	struct lcd_errors errs = {0};
+	char path[PATH_MAX];
+	int status;
+	pid_t pid;
+
+	(void)snprintf(path, sizeof(path), "%s/a.sock", tmpdir);
+	op.path = path;
+	pid = serve_once(path, "throttle 250\n", "ok\n");
+	assert_int_equal(lcd_plan_apply(&plan, &fake_cfs_ops, fake, NULL, &errs), 0);
+	assert_int_equal(errs.nr, 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* Refused or absent: said, and passed over. */
+	pid = serve_once(path, "throttle 250\n", "error: rate: out of range\n");
+	assert_int_equal(lcd_plan_apply(&plan, &fake_cfs_ops, fake, NULL, &errs), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(lcd_errors_contain(&errs, "Protocol error: error: rate: out of range; the "
+					      "device takes the rate from its file when it next "
+					      "opens, ignoring"));
+	lcd_errors_clear(&errs);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(lcd_plan_apply(&plan, &fake_cfs_ops, fake, NULL, &errs), 0);
+	assert_true(lcd_errors_contain(&errs, "No such file or directory; the device"));
+	lcd_errors_clear(&errs);
 }
 
 static void test_remove_session(void **state)
@@ -720,6 +809,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_interrupted_apply_converges, test_setup,
 					    test_teardown),
 	    cmocka_unit_test(test_posix_executor),
+	    cmocka_unit_test_setup_teardown(test_throttle_executor, test_setup, test_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
