@@ -24,8 +24,10 @@
  * iscsi_conn) from the pool, creating one when all are busy and fewer than
  * POOL_MAX exist, else waiting for one; it then drives that connection
  * itself with libiscsi's async API and its own poll() loop: the request is cut
- * into chunks of CHUNK_BYTES, up to CALL_QUEUE_DEPTH of them in flight,
- * read straight into the caller's buffer (READ(16) with an iovec, no copy).
+ * into chunks of CHUNK_BYTES (less when the LUN's Block Limits VPD page
+ * reports a smaller maximum transfer length), up to CALL_QUEUE_DEPTH of them
+ * in flight, read straight into the caller's buffer (READ(16) with an iovec,
+ * no copy).
  * A libiscsi context is never used by two threads at once (libiscsi is not
  * thread-safe per context); handing it over through pool_lock orders it.
  *
@@ -110,6 +112,8 @@
 /* Logout at close: the target may be gone; do not hang on it. */
 #define LOGOUT_WAIT_MS 1000u
 #define VPD_DEVICE_ID 0x83
+#define VPD_BLOCK_LIMITS 0xb0
+#define VPD_BLOCK_LIMITS_LEN 64
 #define VPD_ALLOC_LEN 1024
 #define WHY_LEN 160u
 
@@ -129,6 +133,7 @@ struct iscsi_backend {
 	struct lc_iscsi_secrets secrets; /* from secret_file; password "" when none */
 	bool have_secrets;
 	int lun;
+	uint32_t chunk_bytes; /* READ(16) size: CHUNK_BYTES or the LUN's limit */
 	uint64_t timeout_ns;
 
 	/* Mutex protecting the pool: free list and count. */
@@ -411,7 +416,34 @@ struct lun_facts {
 	uint32_t block_size;
 	uint8_t ident[LC_BACKEND_IDENT_MAX];
 	uint16_t ident_len;
+	uint32_t max_xfer_bytes; /* Block Limits' maximum transfer length; 0: none */
 };
+
+/*
+ * The maximum transfer length of the Block Limits VPD page (SBC-3 6.5.3),
+ * in bytes, into f. A target without the page (CHECK CONDITION) has no
+ * limit we know of: not an error.
+ */
+static int query_max_transfer(struct iscsi_backend *ib, struct iscsi_context *ctx,
+			      uint64_t deadline_ns, struct lun_facts *f, char *why)
+{
+	struct scsi_task *task;
+	struct cmd_wait w = {0};
+	uint64_t bytes;
+	int r;
+
+	f->max_xfer_bytes = 0;
+	task =
+	    iscsi_inquiry_task(ctx, ib->lun, 1, VPD_BLOCK_LIMITS, VPD_BLOCK_LIMITS_LEN, cmd_cb, &w);
+	r = run_cmd(ctx, task, &w, deadline_ns, "INQUIRY VPD 0xb0", why);
+	if (r == 0 && task->datain.size >= 12 && task->datain.data[1] == VPD_BLOCK_LIMITS) {
+		bytes = (uint64_t)be32(task->datain.data + 8) * f->block_size;
+		f->max_xfer_bytes = bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)bytes;
+	}
+	if (task)
+		scsi_free_scsi_task(task);
+	return r == -EIO || r == -EAGAIN ? 0 : r;
+}
 
 static int query_lun(struct iscsi_backend *ib, struct iscsi_context *ctx, uint64_t deadline_ns,
 		     struct lun_facts *f, char *why)
@@ -454,7 +486,9 @@ static int query_lun(struct iscsi_backend *ib, struct iscsi_context *ctx, uint64
 				  &f->ident_len, why);
 	if (task)
 		scsi_free_scsi_task(task);
-	return r == -EAGAIN ? -EIO : r;
+	if (r < 0)
+		return r == -EAGAIN ? -EIO : r;
+	return query_max_transfer(ib, ctx, deadline_ns, f, why);
 }
 
 static void drop_ctx(struct iscsi_conn *c)
@@ -609,6 +643,7 @@ struct read_slot {
 };
 
 struct read_op {
+	uint32_t chunk_bytes;
 	uint8_t *buf;
 	uint64_t off;
 	size_t len;
@@ -655,8 +690,9 @@ static void drop_op(struct iscsi_backend *ib, struct iscsi_conn *c, struct read_
 static int issue(struct iscsi_backend *ib, struct iscsi_conn *c, struct read_op *op,
 		 struct read_slot *s, uint64_t chunk, char *why)
 {
-	uint64_t start = chunk * CHUNK_BYTES;
-	uint32_t len = (uint32_t)(op->len - start < CHUNK_BYTES ? op->len - start : CHUNK_BYTES);
+	uint64_t start = chunk * op->chunk_bytes;
+	uint32_t len =
+	    (uint32_t)(op->len - start < op->chunk_bytes ? op->len - start : op->chunk_bytes);
 
 	s->chunk = chunk;
 	s->finished = false;
@@ -684,7 +720,7 @@ static int harvest(struct iscsi_backend *ib, struct read_op *op, struct read_slo
 	case SCSI_STATUS_GOOD:
 		if (t->residual_status == SCSI_RESIDUAL_UNDERFLOW && t->residual > 0) {
 			(void)snprintf(why, WHY_LEN, "READ(16) at byte %llu: %zu bytes short",
-				       (unsigned long long)(op->off + s->chunk * CHUNK_BYTES),
+				       (unsigned long long)(op->off + s->chunk * op->chunk_bytes),
 				       t->residual);
 			r = -EIO;
 		} else {
@@ -699,8 +735,8 @@ static int harvest(struct iscsi_backend *ib, struct read_op *op, struct read_slo
 		}
 		(void)snprintf(why, WHY_LEN,
 			       "READ(16) at byte %llu: sense key 0x%x asc/ascq 0x%04x",
-			       (unsigned long long)(op->off + s->chunk * CHUNK_BYTES), t->sense.key,
-			       t->sense.ascq);
+			       (unsigned long long)(op->off + s->chunk * op->chunk_bytes),
+			       t->sense.key, t->sense.ascq);
 		r = -EIO;
 		break;
 	case SCSI_STATUS_BUSY:
@@ -835,7 +871,8 @@ static int iscsi_read_aligned(struct iscsi_backend *ib, void *buf, size_t len, u
 	    .off = off,
 	    .len = len,
 	    .block_size = ib->be.logical_block_size,
-	    .nr_chunks = (len + CHUNK_BYTES - 1) / CHUNK_BYTES,
+	    .chunk_bytes = ib->chunk_bytes,
+	    .nr_chunks = (len + ib->chunk_bytes - 1) / ib->chunk_bytes,
 	};
 	uint64_t deadline_ns = lc_now_ns() + ib->timeout_ns;
 	struct sigpipe_guard g;
@@ -1032,6 +1069,12 @@ int lc_backend_iscsi_open(const char *uri, unsigned flags, struct lc_backend **r
 	atomic_store(&ib->nr_connects, 1);
 	ib->be.size_bytes = f.size_bytes;
 	ib->be.logical_block_size = f.block_size;
+	ib->chunk_bytes = CHUNK_BYTES;
+	if (f.max_xfer_bytes && f.max_xfer_bytes < CHUNK_BYTES)
+		/* At least one block: the block size passed the checks above. */
+		ib->chunk_bytes = f.max_xfer_bytes >= f.block_size
+				      ? f.max_xfer_bytes / f.block_size * f.block_size
+				      : f.block_size;
 	memcpy(ib->be.ident, f.ident, f.ident_len);
 	ib->be.ident_len = f.ident_len;
 	*ret_be = &ib->be;
