@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Runs INSIDE the User-Mode-Linux guest that bench/uml-hydration boots: idle
+# hydration of the same source onto the same destination device, one after
+# the other, in one kernel:
+#   ceiling   the slower of fio reading the source and fio writing the
+#             destination, sequential, 1 MiB, 16 in flight, O_DIRECT
+#   dd        dd copy of the source device onto the destination, O_DIRECT
+#   dm-clone  the kernel's dm-clone (same region size, batch), start to
+#             hydrated == total in its status
+#   lunclone  handler_clone.so in tcmu-runner (user:clone backstore, direct=on),
+#             backstore enabled to state=complete on its status socket
+# All three read and write loop devices over files on the guest's tmpfs.
+# Results go to /e2eout/results.env as KEY=VALUE (seconds); the host makes
+# the table. Every copy is checked against the source (sha256).
+#
+# Environment (from the host): E2E_BENCH_MIB, E2E_BENCH_RUNS,
+# E2E_BENCH_REGION_KIB, E2E_BENCH_BATCH, E2E_HANDLER_DIR, E2E_LUNCLONE.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/e2e/guest-lib.sh
+. "$HERE/../tests/e2e/guest-lib.sh"
+trap 'rc=$?; gl_teardown; exit $rc' EXIT
+export DM_DISABLE_UDEV=1
+
+MIB=${E2E_BENCH_MIB:-256}
+RUNS=${E2E_BENCH_RUNS:-3}
+REGION_KIB=${E2E_BENCH_REGION_KIB:-64}
+BATCH=${E2E_BENCH_BATCH:-16}
+: "${E2E_HANDLER_DIR:?}" "${E2E_LUNCLONE:?}"
+gl_init
+gl_require dmsetup losetup fio
+modprobe -a dm_mod dm_clone loop || gl_fail "modprobe dm_clone loop failed"
+
+now() { date +%s.%N; }
+elapsed() { echo "$(now) - $1" | bc; }
+
+head -c $((MIB << 20)) /dev/urandom >/srv/src.img
+SRC_SHA=$(gl_sha /srv/src.img)
+truncate -s $((MIB << 20)) /srv/dst.img
+S=$(losetup -f --show -r /srv/src.img)
+D=$(losetup -f --show /srv/dst.img)
+SECTORS=$(blockdev --getsz "$S")
+gl_step "bench: $MIB MiB, regions of $REGION_KIB KiB, batch $BATCH, $RUNS runs; src $S dst $D"
+
+fresh_dst() {
+	# A destination that holds nothing of the source, and no dirty pages.
+	blkdiscard "$D" 2>/dev/null || dd if=/dev/zero of="$D" bs=1M oflag=direct status=none
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+}
+
+check_dst() {
+	[[ $(gl_sha "$D") == "$SRC_SHA" ]] || gl_fail "bench: $1 run $2: destination differs from the source"
+}
+
+run_dd() {
+	local t
+	t=$(now)
+	dd if="$S" of="$D" bs=1M iflag=direct oflag=direct status=none || gl_fail "dd copy failed"
+	sync
+	elapsed "$t"
+}
+
+# fio_secs RW DEV: seconds to read or write the whole device at the
+# bandwidth fio measures, sequentially, 1 MiB requests, 16 in flight,
+# O_DIRECT (fio's own figure: its start-up, slow in UML, is not the device's).
+fio_secs() {
+	fio --name=ceiling --filename="$2" --rw="$1" --bs=1M --iodepth=16 --ioengine=libaio \
+		--direct=1 --size=$((MIB << 20)) --output-format=json --output=/srv/fio.json ||
+		gl_fail "fio $1 of $2 failed"
+	python3 - "$1" $((MIB << 20)) <<'PY'
+import json, sys
+job = json.load(open("/srv/fio.json"))["jobs"][0][sys.argv[1]]
+print(f"{int(sys.argv[2]) / job['bw_bytes']:.3f}")
+PY
+}
+
+# The copy ceiling: a copy can be no faster than the slower of reading the
+# source and writing the destination, each alone at their best.
+run_ceiling() {
+	local r w
+	r=$(fio_secs read "$S")
+	w=$(fio_secs write "$D")
+	# The write above is not the source's data: copy it for check_dst.
+	dd if="$S" of="$D" bs=1M iflag=direct oflag=direct status=none
+	if [[ $(echo "$r > $w" | bc) == 1 ]]; then echo "$r"; else echo "$w"; fi
+}
+
+run_dmclone() {
+	local t meta st h
+	truncate -s 64M /srv/dmc.meta
+	dd if=/dev/zero of=/srv/dmc.meta bs=4k count=1 conv=notrunc status=none
+	meta=$(losetup -f --show /srv/dmc.meta)
+	t=$(now)
+	dmsetup create lc-bench --table "0 $SECTORS clone $meta $D $S $((REGION_KIB * 2)) 1 no_discard_passdown 2 hydration_batch_size $BATCH" ||
+		gl_fail "dmsetup create clone failed"
+	while :; do
+		st=$(dmsetup status lc-bench)
+		h=$(awk '{print $7}' <<<"$st")
+		[[ ${h%/*} == "${h#*/}" ]] && break
+		sleep 0.1 # as lunclone's watch below: the same granularity
+	done
+	elapsed "$t"
+	dmsetup remove lc-bench >/dev/null
+	losetup -d "$meta"
+	rm -f /srv/dmc.meta
+}
+
+run_lunclone() {
+	local t so=/sys/kernel/config/target/core/user_9/lcbench
+	rm -f /srv/lc.meta
+	mkdir -p "$so"
+	echo -n "dev_config=clone/src=$S;dst=$D;meta=/srv/lc.meta;name=lcbench;direct=on;region_size=${REGION_KIB}K;batch=$BATCH" >"$so/control"
+	echo -n "dev_size=$((MIB << 20))" >"$so/control"
+	t=$(now)
+	echo -n 1 >"$so/enable" || gl_fail "enabling the user:clone backstore failed"
+	while [[ ! -S /run/lunclone/lcbench.sock ]]; do sleep 0.01; done
+	# One process polling every 100 ms (not one process per poll).
+	"$E2E_LUNCLONE" ctl --socket /run/lunclone/lcbench.sock watch --interval 100 >/dev/null ||
+		gl_fail "lunclone ctl watch: the clone did not complete"
+	elapsed "$t"
+	rmdir "$so"
+}
+
+gl_dbus_start
+gl_tcmu_start "$E2E_HANDLER_DIR"
+for ((r = 1; r <= RUNS; r++)); do
+	# Rotate the order so that none always runs first.
+	case $((r % 4)) in
+	1) order="ceiling dd dmclone lunclone" ;;
+	2) order="dd dmclone lunclone ceiling" ;;
+	3) order="dmclone lunclone ceiling dd" ;;
+	0) order="lunclone ceiling dd dmclone" ;;
+	esac
+	for tool in $order; do
+		fresh_dst
+		secs=$("run_$tool")
+		check_dst "$tool" "$r"
+		echo "bench: run $r $tool ${secs}s"
+		gl_note "BENCH_${tool}_$r" "$secs"
+	done
+done
+gl_note BENCH_MIB "$MIB"
+gl_note BENCH_RUNS "$RUNS"
+gl_note BENCH_REGION_KIB "$REGION_KIB"
+gl_note BENCH_BATCH "$BATCH"
+gl_note BENCH_KERNEL "$(uname -r)"
+gl_step "bench: done"
