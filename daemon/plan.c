@@ -160,23 +160,26 @@ static int decide_sessions(struct plan_ctx *c)
 			w->action = BS_SKIP;
 			continue;
 		}
-		if (s->source_size_bytes == 0) {
-			lcd_errors_add(c->conflicts,
-				       "session '%s': the source's size is unknown: leaving the "
-				       "session out",
-				       s->name);
-			w->action = BS_SKIP;
-			continue;
-		}
 		if (!w->cur) {
 			w->action = BS_CREATE;
 		} else {
 			f = cur_file(c->cur, s->name);
 			w->action = BS_KEEP;
+			/* An unknown size (0) is no reason to take a running device away. */
 			if (!w->cur->enabled || strcmp(w->cur->dev_config, w->dev_config) != 0 ||
-			    w->cur->dev_size != s->source_size_bytes ||
+			    (s->source_size_bytes && w->cur->dev_size != s->source_size_bytes) ||
 			    (f && identity_changed(f->content, w->content)))
 				w->action = BS_RECREATE;
+		}
+		if (w->action != BS_KEEP && s->source_size_bytes == 0) {
+			lcd_errors_add(c->conflicts,
+				       "session '%s': the source's size is unknown: leaving the "
+				       "session out",
+				       s->name);
+			if (w->cur)
+				c->bs_doomed[w->cur - c->cur->backstores] = false;
+			w->action = BS_SKIP;
+			continue;
 		}
 		if (asprintf(&w->bs_path, "%s/%s", w->action == BS_KEEP ? w->cur->hba : LCD_HBA_DIR,
 			     w->bs_name) < 0)

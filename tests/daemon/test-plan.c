@@ -722,6 +722,43 @@ static void test_destination_change_recreates(void **state)
 	lcd_config_free(cfg);
 }
 
+/* Without its size (an iscsi:// source not probed), a session keeps running
+ * as it is, and a new one is left out. */
+static void test_unknown_size(void **state)
+{
+	struct lcd_errors conflicts = {0};
+	struct lcd_config *cfg = load(BASE);
+	struct lcd_plan plan;
+	char buf[2048];
+
+	free(reconcile(cfg));
+	cfg->sessions[0].source_size_bytes = 0;
+	plan = plan_for(cfg, &conflicts);
+	assert_int_equal(plan.nr, 0);
+	assert_int_equal(conflicts.nr, 0);
+	lcd_plan_clear(&plan);
+	lcd_config_free(cfg);
+
+	test_teardown(state);
+	assert_int_equal(test_setup(state), 0);
+	cfg = load(BASE);
+	cfg->sessions[1].source_size_bytes = 0;
+	plan = plan_for(cfg, &conflicts);
+	assert_true(lcd_errors_contain(&conflicts, "session 'b': the source's size is unknown"));
+	for (size_t i = 0; i < plan.nr; i++) {
+		lcd_op_describe(&plan.ops[i], buf, sizeof(buf));
+		assert_null(strstr(buf, "lc-b"));
+		/* Nor any LUN or mapped LUN for it: LUN 1 is b's. */
+		assert_null(strstr(buf, "lun_1"));
+	}
+	apply(&plan);
+	assert_true(exists(T "/acls/" IA "/lun_0/lc-link"));
+	assert_false(exists(T "/acls/" IB "/lun_0"));
+	lcd_plan_clear(&plan);
+	lcd_errors_clear(&conflicts);
+	lcd_config_free(cfg);
+}
+
 /* An apply cut at step k, for every k, is finished by the next reconcile. */
 static void test_interrupted_apply_converges(void **state)
 {
@@ -806,6 +843,7 @@ int main(void)
 					    test_teardown),
 	    cmocka_unit_test_setup_teardown(test_destination_change_recreates, test_setup,
 					    test_teardown),
+	    cmocka_unit_test_setup_teardown(test_unknown_size, test_setup, test_teardown),
 	    cmocka_unit_test_setup_teardown(test_interrupted_apply_converges, test_setup,
 					    test_teardown),
 	    cmocka_unit_test(test_posix_executor),
