@@ -4,8 +4,9 @@
 # initiators, in two User-Mode-Linux guests (the host kernel has no LIO).
 #
 # usage: test-e2e.sh --handler PATH/handler_clone.so --lunclone PATH/lunclone
-#                    [--tcmu-src DIR] [--work DIR] [--scenarios "0 1 2 3 4 5 6 7 8"]
-#                    [--testcu SPEC] [--rate MIB]
+#                    [--tcmu-src DIR] [--work DIR] [--scenarios "0 1 2 3 4 5 6 7 8 10"]
+#                    [--testcu SPEC] [--rate MIB] [--crash-bin DIR]
+#                    [--s9-mutant HANDLER]
 #
 #   --tcmu-src  extracted tcmu-runner 1.5.4 source (handler_file.so is built
 #               from its file_example.c for scenario 4); default: fetched with
@@ -15,8 +16,14 @@
 #               E2E_KEEP=1)
 #   --testcu    iscsi-test-cu test spec for scenario 4 (default: SCSI, the
 #               whole SCSI family: ~100 s per LUN in UML)
+#   --crash-bin scenario 9: the build dir of tests/crash (powercut-workload,
+#               log-replay); default: tests/crash next to --lunclone's cli/
+#   --s9-mutant handler built with the reversed commit (CMake target
+#               handler_clone_mutant_reversed, in tests/crash): scenario 9
+#               runs once more on it, in a guest of its own, and its replay
+#               must find violations (~2 min more); default: not run
 #
-# Guest A (CPU 0) runs scenarios 1 2 3 5 6 7, guest B (CPU 1) runs 0 4 8, side by
+# Guest A (CPU 0) runs scenarios 1 2 3 5 6 7 10, guest B (CPU 1) runs 0 4 8, side by
 # side.  Then the host checks what the guests left: destination images
 # against the source overlaid with fio's logged writes, the metadata store at
 # 100 % (lunclone status), and the iscsi-test-cu comparison table.  Needs
@@ -30,9 +37,11 @@ HANDLER=
 LUNCLONE=
 TCMU_SRC=
 WORK=
-SCENARIOS=${E2E_SCENARIOS:-"0 1 2 3 4 5 6 7 8"}
+SCENARIOS=${E2E_SCENARIOS:-"0 1 2 3 4 5 6 7 8 10"}
 TESTCU=${E2E_TESTCU:-SCSI}
 RATE=${E2E_RATE:-1}
+CRASH_BIN=
+S9_MUTANT=${E2E_S9_MUTANT:-}
 
 fail() {
 	echo "test-e2e: FAIL: $*" >&2
@@ -48,6 +57,8 @@ while (($#)); do
 	--scenarios) SCENARIOS=$2 ;;
 	--testcu) TESTCU=$2 ;;
 	--rate) RATE=$2 ;;
+	--crash-bin) CRASH_BIN=$2 ;;
+	--s9-mutant) S9_MUTANT=$2 ;;
 	*) fail "unknown argument '$1' (see the usage in $0)" ;;
 	esac
 	shift 2
@@ -88,6 +99,15 @@ KVER=$(linux.uml --version 2>/dev/null || true)
 [[ -n $KVER && -d /usr/lib/uml/modules/$KVER/kernel/drivers/target ]] ||
 	fail "UML kernel modules for LIO missing (/usr/lib/uml/modules/$KVER/kernel/drivers/target): reinstall user-mode-linux"
 
+# scenario 9: the workload (guest) and the log replayer (host)
+if [[ " $SCENARIOS " == *" 9 "* ]]; then
+	CRASH_BIN=${CRASH_BIN:-$(dirname "$LUNCLONE")/../tests/crash}
+	[[ -x $CRASH_BIN/powercut-workload && -x $CRASH_BIN/log-replay ]] ||
+		fail "scenario 9: powercut-workload and log-replay not built in '$CRASH_BIN' (--crash-bin; targets powercut-workload log-replay)"
+	CRASH_BIN=$(realpath "$CRASH_BIN")
+	[[ -z $S9_MUTANT || -f $S9_MUTANT ]] || fail "--s9-mutant: '$S9_MUTANT' does not exist (build the target handler_clone_mutant_reversed)"
+fi
+
 WORK=${WORK:-$(mktemp -d /tmp/lunclone-e2e.XXXXXX)}
 mkdir -p "$WORK"
 WORK=$(realpath "$WORK")
@@ -119,9 +139,10 @@ echo "test-e2e: source $SIZE bytes ($((SIZE % 65536)) past the last full 64 KiB 
 ga=() gb=()
 for s in $SCENARIOS; do
 	case $s in
-	1 | 2 | 3 | 5 | 6 | 7) ga+=("$s") ;;
+	1 | 2 | 3 | 5 | 6 | 7 | 10) ga+=("$s") ;;
 	0 | 4 | 8) gb+=("$s") ;;
-	*) fail "unknown scenario '$s' (0-8)" ;;
+	9) ga+=("$s") ;;
+	*) fail "unknown scenario '$s' (0-9)" ;;
 	esac
 done
 
@@ -131,6 +152,7 @@ run_guest() {
 	E2E_OUT=$WORK/$name E2E_CPU=$cpu E2E_SCENARIOS=$scen \
 		E2E_HANDLER_DIR=$WORK/handlers E2E_SRC=$WORK/src.img \
 		E2E_LUNCLONE=$(realpath "$LUNCLONE") E2E_TESTCU=$TESTCU E2E_RATE=$RATE \
+		E2E_CRASH_BIN=$CRASH_BIN \
 		"$HERE/run-uml.sh" "$HERE/guest-scenarios.sh" "$tmo" \
 		>"$WORK/$name.run.txt" 2>&1 &
 	PIDS+=($!)
@@ -245,7 +267,7 @@ PY
 	fi
 }
 
-for n in 2 3; do
+for n in 2 3 10; do
 	if [[ " ${ga[*]} " == *" $n "* && $rc_a -eq 0 ]]; then
 		overlay_check "$n"
 		meta_100 "$WORK/a/s$n/m$n.meta" "s$n"
@@ -299,6 +321,57 @@ PY
 		host_ok "s4: no iscsi-test-cu test passes on user:file and fails on user:clone"
 	else
 		host_fail "s4: tests pass on user:file and fail on user:clone (REGRESSION lines above)"
+	fi
+fi
+
+# scenario 9: every crash point of the dm-log-writes log, replayed here.
+# s9_replay DIR [--expect-violations]: DIR holds the guest's results.env and s9/.
+s9_replay() {
+	local dir=$1 rrc=0 t9
+	shift
+	# shellcheck disable=SC1091
+	. "$dir/results.env"
+	echo "  guest: $S9_WORKLOAD"
+	mkdir -p "$dir/s9/replay"
+	t9=$(date +%s)
+	"$CRASH_BIN/log-replay" --log "$dir/s9/log.img" --source "$dir/s9/s9-src.img" \
+		--records "$dir/s9/s9-records.txt" --dest "$S9_DEST" --meta "$S9_META" \
+		--lunclone "$(realpath "$LUNCLONE")" --work "$dir/s9/replay" \
+		--min-flushes "${E2E_S9_MIN_FLUSHES:-1000}" "$@" >"$dir/s9/replay.txt" 2>&1 || rrc=$?
+	sed 's/^/  /' "$dir/s9/replay.txt"
+	rm -f "$dir/s9/replay/dest.img" "$dir/s9/replay/meta.img"
+	S9_POINTS=$(grep -o 'points: .*' "$dir/s9/replay.txt" || true)
+	S9_POINTS="${S9_POINTS##*$'\n'} (replay $(($(date +%s) - t9)) s)"
+	return "$rrc"
+}
+if [[ " ${ga[*]} " == *" 9 "* && $rc_a -eq 0 ]]; then
+	echo
+	echo "=== s9: power cuts replayed from the dm-log-writes log (log-replay)"
+	if s9_replay "$WORK/a"; then
+		host_ok "s9: $S9_POINTS"
+	else
+		host_fail "s9: log-replay failed (above)"
+	fi
+fi
+# --s9-mutant: scenario 9 once more, in a guest of its own, on a handler whose
+# commit runs before the destination flush; the replay must catch it.
+if [[ -n $S9_MUTANT && " ${ga[*]} " == *" 9 "* && $rc_a -eq 0 ]]; then
+	echo
+	echo "=== s9 mutant: scenario 9 again with $S9_MUTANT (metadata committed before the destination flush)"
+	mkdir -p "$WORK/handlers-mutant" "$WORK/m"
+	cp "$S9_MUTANT" "$WORK/handlers-mutant/handler_clone.so"
+	mrc=0
+	E2E_OUT=$WORK/m E2E_CPU=0 E2E_SCENARIOS=9 \
+		E2E_HANDLER_DIR=$WORK/handlers-mutant E2E_SRC=$WORK/src.img \
+		E2E_LUNCLONE=$(realpath "$LUNCLONE") E2E_RATE=$RATE E2E_CRASH_BIN=$CRASH_BIN \
+		"$HERE/run-uml.sh" "$HERE/guest-scenarios.sh" 600 >"$WORK/m.run.txt" 2>&1 || mrc=$?
+	cat "$WORK/m.run.txt"
+	if [[ $mrc -ne 0 ]]; then
+		host_fail "s9 mutant: the guest failed (exit $mrc, $WORK/m/console.log)"
+	elif s9_replay "$WORK/m" --expect-violations; then
+		host_ok "s9 mutant: the replay catches the reversed commit: $S9_POINTS"
+	else
+		host_fail "s9 mutant: the replay did not catch the reversed commit (above)"
 	fi
 fi
 
