@@ -76,6 +76,9 @@
 #define LOG_DISCARD 4u
 #define LOG_MARK 8u
 #define NO_WRITE UINT64_MAX
+#define CLS_SOURCE (UINT64_MAX - 1)
+#define CLS_ZEROS (UINT64_MAX - 2)
+#define CLS_OTHER (UINT64_MAX - 3)
 #define MAX_REPORTED 10u
 
 struct entry {
@@ -102,6 +105,14 @@ struct replay {
 	/* writes per source sector, ascending ids (CSR) */
 	uint64_t *sec_first, *sec_ids;
 	uint8_t *region_written;
+	/*
+	 * What the destination holds, decoded once per change: per region
+	 * dirty (rewritten since decoded); per sector of a written region its
+	 * class (CLS_* or a write id); per region never written, whether it
+	 * equals the source.
+	 */
+	uint8_t *region_dirty, *region_is_src;
+	uint64_t *cls;
 	/* geometry of the logged device, bytes */
 	uint64_t d_start, d_len, m_start, m_len;
 	uint32_t region;
@@ -431,6 +442,9 @@ static int apply(struct replay *rp, uint64_t i)
 		else
 			memset(rp->dest + o, 0, len);
 		r = full_pwrite(rp->dest_fd, rp->dest + o, len, o);
+		for (uint64_t g = o / rp->region;
+		     g <= (o + len - 1) / rp->region && g < rp->nr_regions; g++)
+			rp->region_dirty[g] = 1;
 	} else if (off >= rp->m_start && off + len <= rp->m_start + rp->m_len) {
 		uint64_t o = off - rp->m_start;
 
@@ -584,13 +598,45 @@ static void report(struct replay *rp, uint64_t k, const char *fmt, ...)
 	printf("\n");
 }
 
+/* Decodes what the destination holds in region g. */
+static void refresh_region(struct replay *rp, uint64_t g)
+{
+	uint64_t s0 = g * rp->region / PC_SECTOR, s1 = (g + 1) * rp->region / PC_SECTOR;
+
+	if (s1 > rp->src_sectors)
+		s1 = rp->src_sectors;
+	rp->region_dirty[g] = 0;
+	if (!rp->region_written[g]) {
+		rp->region_is_src[g] = memcmp(rp->dest + s0 * PC_SECTOR, rp->src + s0 * PC_SECTOR,
+					      (s1 - s0) * PC_SECTOR) == 0;
+		if (rp->region_is_src[g])
+			return; /* else: sector by sector, for the report */
+	}
+	for (uint64_t s = s0; s < s1; s++) {
+		const uint8_t *p = rp->dest + s * PC_SECTOR;
+		uint64_t w;
+		bool zero = true;
+
+		if (pc_decode(p, s, &w)) {
+			rp->cls[s] = w;
+			continue;
+		}
+		if (memcmp(p, rp->src + s * PC_SECTOR, PC_SECTOR) == 0) {
+			rp->cls[s] = CLS_SOURCE;
+			continue;
+		}
+		for (unsigned i = 0; i < PC_SECTOR && zero; i++)
+			zero = !p[i];
+		rp->cls[s] = zero ? CLS_ZEROS : CLS_OTHER;
+	}
+}
+
 /* One sector the clone serves: ok? (first: report it when not) */
 static bool sector_ok(struct replay *rp, uint64_t k, uint64_t s, bool hyd, bool first)
 {
 	const uint64_t *ids = rp->sec_ids + rp->sec_first[s];
-	uint64_t n = rp->sec_first[s + 1] - rp->sec_first[s], d = NO_WRITE, w;
-	const uint8_t *srcp = rp->src + s * PC_SECTOR;
-	const uint8_t *view = hyd ? rp->dest + s * PC_SECTOR : srcp;
+	uint64_t n = rp->sec_first[s + 1] - rp->sec_first[s], d = NO_WRITE;
+	uint64_t c = hyd ? rp->cls[s] : CLS_SOURCE;
 	const char *what = "neither the source nor a write";
 	char buf[64];
 
@@ -599,26 +645,21 @@ static bool sector_ok(struct replay *rp, uint64_t k, uint64_t s, bool hyd, bool 
 			d = ids[i];
 			break;
 		}
-	if (hyd && pc_decode(view, s, &w)) {
-		bool mine = false;
-
-		for (uint64_t i = 0; i < n && !mine; i++)
-			mine = ids[i] == w;
-		if (mine && w < rp->bound[k] && (d == NO_WRITE || w >= d))
-			return true;
-		snprintf(buf, sizeof(buf), "write %" PRIu64, w);
-		what = buf;
-	} else if (!hyd || memcmp(view, srcp, PC_SECTOR) == 0) {
+	if (c == CLS_SOURCE) {
 		if (d == NO_WRITE)
 			return true;
 		what = "the source";
-	} else {
-		bool zero = true;
+	} else if (c == CLS_ZEROS) {
+		what = "zeros";
+	} else if (c != CLS_OTHER) {
+		bool mine = false;
 
-		for (unsigned i = 0; i < PC_SECTOR && zero; i++)
-			zero = !view[i];
-		if (zero)
-			what = "zeros";
+		for (uint64_t i = 0; i < n && !mine; i++)
+			mine = ids[i] == c;
+		if (mine && c < rp->bound[k] && (d == NO_WRITE || c >= d))
+			return true;
+		snprintf(buf, sizeof(buf), "write %" PRIu64, c);
+		what = buf;
 	}
 	if (first) {
 		if (d == NO_WRITE)
@@ -664,13 +705,11 @@ static int check_point(struct replay *rp, uint64_t k)
 
 		if (s1 > rp->src_sectors)
 			s1 = rp->src_sectors;
-		if (!rp->region_written[g]) {
-			/* never written: the source, wherever it is read from */
-			if (!rp->hydrated[g] ||
-			    memcmp(rp->dest + s0 * PC_SECTOR, rp->src + s0 * PC_SECTOR,
-				   (s1 - s0) * PC_SECTOR) == 0)
-				continue;
-		}
+		if (rp->hydrated[g] && rp->region_dirty[g])
+			refresh_region(rp, g);
+		/* never written: the source, wherever it is read from */
+		if (!rp->region_written[g] && (!rp->hydrated[g] || rp->region_is_src[g]))
+			continue;
 		for (uint64_t s = s0; s < s1; s++)
 			if (!sector_ok(rp, k, s, rp->hydrated[g], bad == 0))
 				bad++;
@@ -815,11 +854,16 @@ int main(int argc, char **argv)
 	rp.dest = calloc(1, rp.d_len);
 	rp.meta = calloc(1, rp.m_len);
 	rp.hydrated = calloc(rp.nr_regions, 1);
+	rp.region_dirty = malloc(rp.nr_regions);
+	rp.region_is_src = calloc(rp.nr_regions, 1);
+	rp.cls = calloc(rp.src_sectors ? rp.src_sectors : 1, sizeof(uint64_t));
 	is_point = calloc(rp.nr_ent + 1, 1);
-	if (!rp.dest || !rp.meta || !rp.hydrated || !is_point) {
+	if (!rp.dest || !rp.meta || !rp.hydrated || !rp.region_dirty || !rp.region_is_src ||
+	    !rp.cls || !is_point) {
 		r = fail("calloc", -ENOMEM);
 		goto out;
 	}
+	memset(rp.region_dirty, 1, rp.nr_regions); /* nothing decoded yet */
 	snprintf(rp.dest_path, sizeof(rp.dest_path), "%s/dest.img", work);
 	snprintf(rp.meta_path, sizeof(rp.meta_path), "%s/meta.img", work);
 	rp.dest_fd = open(rp.dest_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -921,6 +965,9 @@ out:
 	if (rp.meta_fd >= 0)
 		close(rp.meta_fd);
 	free(is_point);
+	free(rp.cls);
+	free(rp.region_is_src);
+	free(rp.region_dirty);
 	free(rp.hydrated);
 	free(rp.dest);
 	free(rp.meta);
