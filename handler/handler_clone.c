@@ -52,6 +52,10 @@
 
 #include "cfgstring.h"
 #include "status_socket.h"
+#include "util/iscsi_url.h"
+
+/* The source's identity goes into the store as it is. */
+_Static_assert(LC_BACKEND_IDENT_MAX <= LC_META_SOURCE_ID_MAX, "identity fits the store");
 
 /* tcmu-runner work-queue threads per device (blocking callouts). */
 #define HC_NR_THREADS 8
@@ -85,6 +89,9 @@ struct clone_dev {
 	struct lc_backend *mdev;
 	struct lc_clone *clone;
 	struct hc_sock *sock;
+	/* The source as messages show it: the backend's uri, whose iscsi://
+	 * passwords are redacted (cfg.src may hold one). Owned. */
+	char *src_name;
 	/* Last error logged by the I/O path, so a failing device logs each
 	 * kind of failure once instead of once per command. */
 	atomic_int last_logged_err;
@@ -495,7 +502,8 @@ static bool clone_check_config(const char *cfgstring, char **reason)
 	r = hc_cfg_parse(cfgstring, &cfg, &err);
 	if (r == 0) {
 		/* What open() would trip over first, said now for targetcli. */
-		if (stat(cfg.src, &stbuf) < 0)
+		/* An iscsi:// source is not a path: open() logs in to it. */
+		if (!lc_iscsi_url_is_iscsi(cfg.src) && stat(cfg.src, &stbuf) < 0)
 			missing = "src";
 		else if (stat(cfg.dst, &stbuf) < 0)
 			missing = "dst";
@@ -642,6 +650,10 @@ static int open_store(struct clone_dev *cd, struct lc_backend *src, struct lc_ba
 		params.region_size_bytes = region;
 		params.source_size_bytes = src->size_bytes;
 		params.dest_size_bytes = dst->size_bytes;
+		/* What the source says it is (an iSCSI LUN's VPD 0x83 designator):
+		 * a later open refuses another LUN behind the same URL. */
+		memcpy(params.source_id, src->ident, src->ident_len);
+		params.source_id_len = src->ident_len;
 		tcmu_dev_info(
 		    cd->dev,
 		    "metadata store: '%s' holds no store, formatting (region size %" PRIu32
@@ -658,6 +670,8 @@ static int open_store(struct clone_dev *cd, struct lc_backend *src, struct lc_ba
 	params.region_size_bytes = cfg->region_size_bytes;
 	params.source_size_bytes = src->size_bytes;
 	params.dest_size_bytes = dst->size_bytes;
+	memcpy(params.source_id, src->ident, src->ident_len);
+	params.source_id_len = src->ident_len;
 	r = lc_meta_open(mdev, dst, &params, 0, ret_meta, &err);
 	if (r < 0) {
 		tcmu_dev_err(cd->dev, "metadata store: '%s': %s\n", cfg->meta,
@@ -679,7 +693,9 @@ static int open_backend(struct clone_dev *cd, const char *role, const char *path
 	int r;
 
 	r = lc_backend_open(path, flags, ret_be, &err);
-	if (r < 0)
+	if (r < 0 && lc_iscsi_url_is_iscsi(path)) /* the message names it, redacted */
+		tcmu_dev_err(cd->dev, "%s: %s\n", role, err.msg[0] ? err.msg : strerror(-r));
+	else if (r < 0)
 		tcmu_dev_err(cd->dev, "%s: '%s': %s\n", role, path,
 			     err.msg[0] ? err.msg : strerror(-r));
 	return r;
@@ -698,6 +714,7 @@ static void clone_dev_free(struct clone_dev *cd)
 			     strerror(-r));
 	lc_backend_close(cd->mdev);
 	hc_cfg_clear(&cd->cfg);
+	free(cd->src_name);
 	free(cd);
 }
 
@@ -731,6 +748,11 @@ static int clone_open(struct tcmu_device *dev, bool reopen)
 	r = open_backend(cd, "src", cd->cfg.src, LC_BACKEND_RDONLY | direct, &src);
 	if (r < 0)
 		goto out_free;
+	cd->src_name = strdup(src->uri);
+	if (!cd->src_name) {
+		r = -ENOMEM;
+		goto out_close_backends;
+	}
 	r = open_backend(cd, "dst", cd->cfg.dst, direct, &dst);
 	if (r < 0)
 		goto out_close_backends;
@@ -738,7 +760,7 @@ static int clone_open(struct tcmu_device *dev, bool reopen)
 		tcmu_dev_err(dev,
 			     "size: LUN is %" PRIu64 " bytes but source '%s' is %" PRIu64
 			     "; create the backstore with size=%" PRIu64 "\n",
-			     lun_bytes, cd->cfg.src, src->size_bytes, src->size_bytes);
+			     lun_bytes, cd->src_name, src->size_bytes, src->size_bytes);
 		r = -EINVAL;
 		goto out_close_backends;
 	}
@@ -767,7 +789,7 @@ static int clone_open(struct tcmu_device *dev, bool reopen)
 	/* Takes src, dst and meta, also when it fails. */
 	r = lc_clone_open(src, dst, meta, &cd->cfg.clone, &cd->clone, &err);
 	if (r < 0) {
-		tcmu_dev_err(dev, "clone: '%s' onto '%s': %s\n", cd->cfg.src, cd->cfg.dst,
+		tcmu_dev_err(dev, "clone: '%s' onto '%s': %s\n", cd->src_name, cd->cfg.dst,
 			     err.msg[0] ? err.msg : strerror(-r));
 		goto out_free;
 	}
@@ -795,7 +817,7 @@ static int clone_open(struct tcmu_device *dev, bool reopen)
 	tcmu_dev_info(dev,
 		      "%s clone of '%s' onto '%s' (store '%s', %s): %" PRIu64 "/%" PRIu64
 		      " regions of %" PRIu32 " bytes hydrated, %u workers, socket '%s'\n",
-		      reopen ? "reopened" : "opened", cd->cfg.src, cd->cfg.dst, cd->cfg.meta,
+		      reopen ? "reopened" : "opened", cd->src_name, cd->cfg.dst, cd->cfg.meta,
 		      info.clean ? "clean" : "not closed cleanly, resuming from the last commit",
 		      info.nr_hydrated, info.nr_regions, info.region_size_bytes,
 		      cd->cfg.clone.nr_workers, hc_sock_path(cd->sock));

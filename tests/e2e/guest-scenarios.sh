@@ -16,6 +16,7 @@
 #                     6 destination write and flush errors (dm-flakey)
 #                     7 bad source sectors (dm-dust): MEDIUM ERROR, quarantine
 #                     8 kill -9/restart soak (E2E_SOAK_CYCLES, default 5)
+#                     10 iscsi:// source: LIO fileio LUN as the old array
 #                     9 power cut replayed at the block layer (dm-log-writes)
 #   E2E_HANDLER_DIR   dir holding handler_clone.so and handler_file.so
 #   E2E_SRC           source image (host path, seen read-only here)
@@ -530,6 +531,8 @@ scenario4() {
 . "$HERE/guest-powercut.sh"
 # shellcheck source=tests/e2e/guest-soak.sh
 . "$HERE/guest-soak.sh"
+# shellcheck source=tests/e2e/guest-iscsi-source.sh
+. "$HERE/guest-iscsi-source.sh"
 
 for s in $E2E_SCENARIOS; do
 	t0=$(gl_elapsed)

@@ -4,7 +4,7 @@
 # initiators, in two User-Mode-Linux guests (the host kernel has no LIO).
 #
 # usage: test-e2e.sh --handler PATH/handler_clone.so --lunclone PATH/lunclone
-#                    [--tcmu-src DIR] [--work DIR] [--scenarios "0 1 2 3 4 5 6 7 8"]
+#                    [--tcmu-src DIR] [--work DIR] [--scenarios "0 1 2 3 4 5 6 7 8 10"]
 #                    [--testcu SPEC] [--rate MIB] [--crash-bin DIR]
 #                    [--s9-mutant HANDLER]
 #
@@ -23,7 +23,7 @@
 #               runs once more on it, in a guest of its own, and its replay
 #               must find violations (~2 min more); default: not run
 #
-# Guest A (CPU 0) runs scenarios 1 2 3 5 6 7, guest B (CPU 1) runs 0 4 8, side by
+# Guest A (CPU 0) runs scenarios 1 2 3 5 6 7 10, guest B (CPU 1) runs 0 4 8, side by
 # side.  Then the host checks what the guests left: destination images
 # against the source overlaid with fio's logged writes, the metadata store at
 # 100 % (lunclone status), and the iscsi-test-cu comparison table.  Needs
@@ -37,7 +37,7 @@ HANDLER=
 LUNCLONE=
 TCMU_SRC=
 WORK=
-SCENARIOS=${E2E_SCENARIOS:-"0 1 2 3 4 5 6 7 8"}
+SCENARIOS=${E2E_SCENARIOS:-"0 1 2 3 4 5 6 7 8 10"}
 TESTCU=${E2E_TESTCU:-SCSI}
 RATE=${E2E_RATE:-1}
 CRASH_BIN=
@@ -139,7 +139,7 @@ echo "test-e2e: source $SIZE bytes ($((SIZE % 65536)) past the last full 64 KiB 
 ga=() gb=()
 for s in $SCENARIOS; do
 	case $s in
-	1 | 2 | 3 | 5 | 6 | 7) ga+=("$s") ;;
+	1 | 2 | 3 | 5 | 6 | 7 | 10) ga+=("$s") ;;
 	0 | 4 | 8) gb+=("$s") ;;
 	9) ga+=("$s") ;;
 	*) fail "unknown scenario '$s' (0-9)" ;;
@@ -267,7 +267,7 @@ PY
 	fi
 }
 
-for n in 2 3; do
+for n in 2 3 10; do
 	if [[ " ${ga[*]} " == *" $n "* && $rc_a -eq 0 ]]; then
 		overlay_check "$n"
 		meta_100 "$WORK/a/s$n/m$n.meta" "s$n"
