@@ -348,8 +348,8 @@ static void parse_region_size(struct ctx *c, const char *path, struct json_objec
 }
 
 #define SESSION_KEYS_LIST                                                                          \
-	"name, description, source, destination, metadata, region_size, format, direct_io, "       \
-	"hydration"
+	"name, description, source, destination, metadata, region_size, block_size, format, "      \
+	"direct_io, hydration"
 
 static void parse_session(struct ctx *c, const char *path, struct json_object *o,
 			  const struct lc_clone_config *defaults, uint32_t defaults_given,
@@ -385,6 +385,16 @@ static void parse_session(struct ctx *c, const char *path, struct json_object *o
 			(void)get_absolute_path(c, kpath, v, &s->metadata);
 		} else if (strcmp(key, "region_size") == 0) {
 			parse_region_size(c, kpath, v, &s->region_size_bytes);
+		} else if (strcmp(key, "block_size") == 0) {
+			uint64_t u;
+
+			if (!get_uint(c, kpath, v, 512, 4096, &u))
+				continue;
+			if (u & (u - 1))
+				bad(c, kpath, "%llu is not 512, 1024, 2048 or 4096",
+				    (unsigned long long)u);
+			else
+				s->block_size_bytes = (uint32_t)u;
 		} else if (strcmp(key, "format") == 0) {
 			const char *f;
 
@@ -1156,6 +1166,8 @@ static void probe_session(struct ctx *c, const struct lcd_probe_ops *probe, size
 	const char *paths[] = {s->source, s->destination, s->metadata};
 	uint64_t dst_size = 0;
 	bool have_dst = false;
+	size_t first = *nr_seen;
+	uint32_t block;
 
 	lcd_jpath_index(path, sizeof(path), "$.sessions", i);
 	for (unsigned role = ROLE_SOURCE; role <= ROLE_METADATA; role++) {
@@ -1221,6 +1233,24 @@ static void probe_session(struct ctx *c, const struct lcd_probe_ops *probe, size
 		lcd_jpath_key(kpath, sizeof(kpath), path, "destination");
 		bad(c, kpath, "smaller than the source (%llu < %llu bytes)",
 		    (unsigned long long)dst_size, (unsigned long long)s->source_size_bytes);
+	}
+	/* The handler refuses a LUN whose blocks its devices cannot address. */
+	block = s->block_size_bytes ? s->block_size_bytes : LCD_BLOCK_SIZE_DEFAULT;
+	if (s->source_size_bytes % block) {
+		lcd_jpath_key(kpath, sizeof(kpath), path, "block_size");
+		bad(c, kpath, "the source's %llu bytes are not a whole number of %u-byte blocks",
+		    (unsigned long long)s->source_size_bytes, block);
+	}
+	for (size_t k = first; k < *nr_seen; k++) {
+		const struct seen_path *sp = &seen[k];
+
+		if (!sp->exists || sp->role == ROLE_METADATA || !sp->info.logical_block_size ||
+		    block % sp->info.logical_block_size == 0)
+			continue;
+		lcd_jpath_key(kpath, sizeof(kpath), path, "block_size");
+		bad(c, kpath,
+		    "%u is not a multiple of the %s's %u-byte logical blocks: set it to %u", block,
+		    role_keys[sp->role], sp->info.logical_block_size, sp->info.logical_block_size);
 	}
 }
 

@@ -50,6 +50,8 @@
 #define LCD_CHAP_MAX 255u
 /* RFC 3720 section 8.2.1 wants secrets of at least 96 bits. */
 #define LCD_CHAP_SECRET_MIN 12u
+/* LIO's default logical block size for a user backstore. */
+#define LCD_BLOCK_SIZE_DEFAULT 512u
 
 /* Hydration keys of a session, one bit each in lcd_session.hydration_given. */
 enum lcd_hyd_key {
@@ -86,6 +88,8 @@ struct lcd_session {
 	char *destination;
 	char *metadata;
 	uint32_t region_size_bytes; /* 0: not given */
+	/* The LUN's logical block size (LIO hw_block_size); 0: not given (512). */
+	uint32_t block_size_bytes;
 	enum lcd_format format;
 	enum lcd_tristate direct_io;
 	/* Effective values: the library's defaults, overridden by what is given. */

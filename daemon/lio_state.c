@@ -235,6 +235,10 @@ static int read_backstore(void *opaque, const char *path, const char *name)
 	if (size)
 		(void)lc_parse_u64(size, &bs->dev_size);
 	free(size);
+	size = attr(dir, "hw_block_size");
+	if (size)
+		(void)lc_parse_u32(size, &bs->hw_block_size);
+	free(size);
 	bs->enabled = attr_is_one(path, "enable");
 	if (strncmp(name, LCD_BACKSTORE_PREFIX, strlen(LCD_BACKSTORE_PREFIX)) != 0)
 		return 0;

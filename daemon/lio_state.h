@@ -68,6 +68,7 @@ struct lcd_cur_backstore {
 	char *name;
 	char *dev_config; /* "" when not set */
 	uint64_t dev_size;
+	uint32_t hw_block_size; /* 0 when not shown */
 	bool enabled;
 	bool ours;
 };

@@ -166,7 +166,11 @@ static int decide_sessions(struct plan_ctx *c)
 			f = cur_file(c->cur, s->name);
 			w->action = BS_KEEP;
 			/* An unknown size (0) is no reason to take a running device away. */
+			uint32_t block =
+			    s->block_size_bytes ? s->block_size_bytes : LCD_BLOCK_SIZE_DEFAULT;
+
 			if (!w->cur->enabled || strcmp(w->cur->dev_config, w->dev_config) != 0 ||
+			    (w->cur->hw_block_size && w->cur->hw_block_size != block) ||
 			    (s->source_size_bytes && w->cur->dev_size != s->source_size_bytes) ||
 			    (f && identity_changed(f->content, w->content)))
 				w->action = BS_RECREATE;
@@ -507,6 +511,11 @@ static void create_backstores(struct plan_ctx *c)
 		(void)snprintf(value, sizeof(value), "dev_size=%llu",
 			       (unsigned long long)c->cfg->sessions[i].source_size_bytes);
 		add(c, LCD_OP_WRITE, value, false, "core/%s/control", w->bs_path);
+		if (c->cfg->sessions[i].block_size_bytes) {
+			(void)snprintf(value, sizeof(value), "hw_block_size=%u",
+				       c->cfg->sessions[i].block_size_bytes);
+			add(c, LCD_OP_WRITE, value, false, "core/%s/control", w->bs_path);
+		}
 		add(c, LCD_OP_WRITE, "1", false, "core/%s/enable", w->bs_path);
 	}
 }

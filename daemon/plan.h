@@ -20,9 +20,9 @@
  *     then creations, roots before leaves, each TPG enabled last.
  *
  * When a backstore must be recreated (source, destination, metadata,
- * region size or LUN size changed, or it was left half-built), every LUN
- * and mapped LUN pointing at it goes and comes back with it: initiators see
- * that LUN disappear and reappear. Other hydration settings only rewrite
+ * region size, LUN size or block size changed, or it was left half-built),
+ * every LUN and mapped LUN pointing at it goes and comes back with it:
+ * initiators see that LUN disappear and reappear. Other hydration settings only rewrite
  * the session file: they take effect at the device's next open (the
  * handler cannot be reconfigured while open), except the rate: a changed
  * rate of a kept backstore is also sent to the running device through its

@@ -110,13 +110,18 @@ int lcd_probe_path(const char *path, struct lcd_dev_info *ret_info, char *msg, s
 	info.st_ino = st.st_ino;
 	if (S_ISREG(st.st_mode)) {
 		info.size_bytes = (uint64_t)st.st_size;
+		info.logical_block_size = 512;
 	} else if (S_ISBLK(st.st_mode)) {
+		int lbs;
+
 		info.is_block = true;
-		if (ioctl(fd, BLKGETSIZE64, &info.size_bytes) < 0) {
+		if (ioctl(fd, BLKGETSIZE64, &info.size_bytes) < 0 ||
+		    ioctl(fd, BLKSSZGET, &lbs) < 0) {
 			r = -errno;
 			(void)snprintf(msg, msg_len, "cannot read its size: %s", strerror(-r));
 			goto out_close;
 		}
+		info.logical_block_size = (uint32_t)lbs;
 		block_extent(st.st_rdev, info.size_bytes, &info);
 	} else {
 		r = -EINVAL;

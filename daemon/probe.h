@@ -24,6 +24,7 @@ struct lcd_dev_info {
 	dev_t disk;			   /* of a block device: the whole disk */
 	uint64_t start_sector, nr_sectors; /* within disk */
 	uint64_t size_bytes;
+	uint32_t logical_block_size; /* bytes: a block device's, 512 for a file */
 };
 
 /*

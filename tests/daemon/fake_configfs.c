@@ -291,6 +291,9 @@ static int write_control(struct fake_cfs *f, const char *rel, const char *value)
 		} else if (strncmp(item, "dev_size=", 9) == 0) {
 			(void)snprintf(attr, sizeof(attr), "%s/attrib/dev_size", dir);
 			r = put_file(f, attr, item + 9);
+		} else if (strncmp(item, "hw_block_size=", 14) == 0) {
+			(void)snprintf(attr, sizeof(attr), "%s/attrib/hw_block_size", dir);
+			r = put_file(f, attr, item + 14);
 		} else {
 			r = -EINVAL;
 		}

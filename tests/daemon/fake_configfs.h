@@ -7,7 +7,8 @@
  *     param/TargetAlias "LIO Target", enable 0; a backstore with attrib/,
  *     enable 0, control; ...);
  *   - writing an attribute that does not exist is ENOENT; control takes
- *     "dev_config=...", "dev_size=..." (split on ',' and newlines, as the
+ *     "dev_config=...", "dev_size=...", "hw_block_size=..." (split on ','
+ *     and newlines, as the
  *     kernel does) and refuses them once the backstore is enabled (EBUSY);
  *     enabling a backstore needs both (EINVAL);
  *   - rmdir removes the item with its default groups, but fails with

@@ -525,6 +525,16 @@ static void test_host(void **state)
 	expect_errors(
 	    DOC(SESSION("vol1", "src.img", "dst.img", ", \"format\": \"never\""), TARGET("")), 0, 1,
 	    "$.sessions[0].metadata: '", "does not exist and format is \"never\"", NULL);
+	/* 1 MiB + 512 bytes is no whole number of 4 KiB blocks; 1000 is no size. */
+	make_sized("odd.img", (1 << 20) + 512);
+	expect_errors(
+	    DOC(SESSION("vol1", "odd.img", "dst2.img", ", \"block_size\": 4096"), TARGET("")), 0, 1,
+	    "$.sessions[0].block_size: the source's 1049088 bytes are not a whole "
+	    "number of 4096-byte blocks",
+	    NULL);
+	expect_errors(
+	    DOC(SESSION("vol1", "src.img", "dst.img", ", \"block_size\": 1000"), TARGET("")), 0, 1,
+	    "$.sessions[0].block_size: 1000 is not 512, 1024, 2048 or 4096", NULL);
 	expect_errors(DOC(SESSION("vol1", "src.img", "small.img", ""), TARGET("")), 0, 1,
 		      "$.sessions[0].destination: smaller than the source (524288 < 1048576 bytes)",
 		      NULL);

@@ -738,6 +738,30 @@ static void test_destination_change_recreates(void **state)
 	lcd_config_free(cfg);
 }
 
+/* A block size: written before enable; changing it recreates the backstore. */
+static void test_block_size(void **state)
+{
+	struct lcd_config *cfg;
+	char *ops;
+
+	cfg = load(
+	    DOC(SESSION("a", "src-a.img", "dst-a.img", ", \"block_size\": 4096"),
+		TPG("{ \"lun\": 0, \"session\": \"a\" }", "{ \"initiator\": \"" IA "\" }", "")));
+	ops = reconcile(cfg);
+	assert_true(strstr(ops, "control = 'hw_block_size=4096'") <
+		    strstr(ops, "write core/user_4242/lc-a/enable"));
+	assert_string_equal(fs("core/user_4242/lc-a/attrib/hw_block_size"), "4096");
+	free(ops);
+	lcd_config_free(cfg);
+	cfg = load(
+	    DOC(SESSION("a", "src-a.img", "dst-a.img", ""),
+		TPG("{ \"lun\": 0, \"session\": \"a\" }", "{ \"initiator\": \"" IA "\" }", "")));
+	ops = reconcile(cfg);
+	assert_non_null(strstr(ops, "rmdir core/user_4242/lc-a\n"));
+	free(ops);
+	lcd_config_free(cfg);
+}
+
 /* Without its size (an iscsi:// source not probed), a session keeps running
  * as it is, and a new one is left out. */
 static void test_unknown_size(void **state)
@@ -859,6 +883,7 @@ int main(void)
 					    test_teardown),
 	    cmocka_unit_test_setup_teardown(test_destination_change_recreates, test_setup,
 					    test_teardown),
+	    cmocka_unit_test_setup_teardown(test_block_size, test_setup, test_teardown),
 	    cmocka_unit_test_setup_teardown(test_unknown_size, test_setup, test_teardown),
 	    cmocka_unit_test_setup_teardown(test_interrupted_apply_converges, test_setup,
 					    test_teardown),
