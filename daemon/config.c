@@ -471,6 +471,7 @@ static void parse_mapped_luns(struct ctx *c, const char *path, struct json_objec
 	if (!acl->mapped_luns)
 		return;
 	acl->nr_mapped_luns = n;
+	acl->mapped_luns_given = true;
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *o = json_object_array_get_idx(a, i);
 		struct lcd_mapped_lun *m = &acl->mapped_luns[i];

@@ -119,7 +119,9 @@ struct lcd_mapped_lun {
 struct lcd_acl {
 	char *initiator;
 	struct lcd_chap chap; /* chap.credential NULL: none */
-	/* "mapped_luns" not given: every LUN of the TPG, same numbers. */
+	/* "mapped_luns" not given: every LUN of the TPG, same numbers; given
+	 * empty: none (the initiator logs in and sees no LUN). */
+	bool mapped_luns_given;
 	struct lcd_mapped_lun *mapped_luns;
 	size_t nr_mapped_luns;
 };

@@ -236,7 +236,7 @@ static const struct lcd_acl *want_acl(const struct lcd_tpg *t, const char *initi
 static bool want_mapped(const struct lcd_tpg *tpg, const struct lcd_acl *acl, unsigned mapped,
 			struct lcd_mapped_lun *ret)
 {
-	if (acl->nr_mapped_luns == 0) {
+	if (!acl->mapped_luns_given) {
 		const struct lcd_lun *l = want_lun(tpg, mapped);
 
 		if (!l)
@@ -618,7 +618,7 @@ static void create_in_tpg(struct plan_ctx *c, const char *tdir, const struct lcd
 	for (size_t a = 0; a < w->nr_acls; a++) {
 		const struct lcd_acl *wacl = &w->acls[a];
 		const struct lcd_cur_acl *acl = cur_acl(tpg, wacl->initiator);
-		size_t nr = wacl->nr_mapped_luns ? wacl->nr_mapped_luns : w->nr_luns;
+		size_t nr = wacl->mapped_luns_given ? wacl->nr_mapped_luns : w->nr_luns;
 		char adir[1536];
 
 		(void)snprintf(adir, sizeof(adir), "%s/acls/%s", dir, wacl->initiator);
@@ -627,7 +627,7 @@ static void create_in_tpg(struct plan_ctx *c, const char *tdir, const struct lcd
 		set_auth(c, adir, acl ? acl->auth : NULL, &wacl->chap);
 		for (size_t m = 0; m < nr; m++) {
 			struct lcd_mapped_lun ml =
-			    wacl->nr_mapped_luns
+			    wacl->mapped_luns_given
 				? wacl->mapped_luns[m]
 				: (struct lcd_mapped_lun){.mapped_lun = w->luns[m].lun,
 							  .tpg_lun = w->luns[m].lun};

@@ -496,6 +496,26 @@ static void test_remove_session(void **state)
 	free(ops);
 	lcd_config_free(cfg);
 
+	/* An empty mapped_luns list maps nothing (not everything). */
+	cfg = load(DOC(SESSION("a", "src-a.img", "dst-a.img",
+			       ", \"hydration\": { \"rate_limit_mibps\": 100 }"),
+		       TPG("{ \"lun\": 0, \"session\": \"a\" }",
+			   "{ \"initiator\": \"" IA "\", \"mapped_luns\": [] }", "")));
+	ops = reconcile(cfg);
+	assert_string_equal(ops, "unlink " T "/acls/" IA "/lun_0/lc-link\nrmdir " T "/acls/" IA
+				 "/lun_0\n");
+	free(ops);
+	lcd_config_free(cfg);
+	cfg = load(
+	    DOC(SESSION("a", "src-a.img", "dst-a.img",
+			", \"hydration\": { \"rate_limit_mibps\": 100 }"),
+		TPG("{ \"lun\": 0, \"session\": \"a\" }", "{ \"initiator\": \"" IA "\" }", "")));
+	ops = reconcile(cfg);
+	assert_string_equal(ops, "mkdir " T "/acls/" IA "/lun_0\nsymlink " T "/acls/" IA
+				 "/lun_0/lc-link -> " T "/lun/lun_0\n");
+	free(ops);
+	lcd_config_free(cfg);
+
 	/* Nothing at all: our target goes, disabled first. */
 	cfg = load("{ \"version\": 1, \"state_directory\": \"@D@/state\", \"sessions\": [] }");
 	ops = reconcile(cfg);
