@@ -142,7 +142,7 @@ for s in $SCENARIOS; do
 	1 | 2 | 3 | 5 | 6 | 7 | 10) ga+=("$s") ;;
 	0 | 4 | 8) gb+=("$s") ;;
 	9) ga+=("$s") ;;
-	*) fail "unknown scenario '$s' (0-9)" ;;
+	*) fail "unknown scenario '$s' (0-10)" ;;
 	esac
 done
 
