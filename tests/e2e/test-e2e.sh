@@ -4,7 +4,7 @@
 # initiators, in two User-Mode-Linux guests (the host kernel has no LIO).
 #
 # usage: test-e2e.sh --handler PATH/handler_clone.so --lunclone PATH/lunclone
-#                    [--tcmu-src DIR] [--work DIR] [--scenarios "0 1 2 3 4 5 6 7 8 10"]
+#                    [--tcmu-src DIR] [--work DIR] [--scenarios "0 1 2 3 4 5 6 7 8 9 10"]
 #                    [--testcu SPEC] [--rate MIB] [--crash-bin DIR]
 #                    [--s9-mutant HANDLER]
 #
@@ -23,7 +23,7 @@
 #               runs once more on it, in a guest of its own, and its replay
 #               must find violations (~2 min more); default: not run
 #
-# Guest A (CPU 0) runs scenarios 1 2 3 5 6 7 10, guest B (CPU 1) runs 0 4 8, side by
+# Guest A (CPU 0) runs scenarios 1 2 3 5 6 7 10, guest B (CPU 1) runs 0 4 8 9, side by
 # side.  Then the host checks what the guests left: destination images
 # against the source overlaid with fio's logged writes, the metadata store at
 # 100 % (lunclone status), and the iscsi-test-cu comparison table.  Needs
@@ -37,7 +37,7 @@ HANDLER=
 LUNCLONE=
 TCMU_SRC=
 WORK=
-SCENARIOS=${E2E_SCENARIOS:-"0 1 2 3 4 5 6 7 8 10"}
+SCENARIOS=${E2E_SCENARIOS:-"0 1 2 3 4 5 6 7 8 9 10"}
 TESTCU=${E2E_TESTCU:-SCSI}
 RATE=${E2E_RATE:-1}
 CRASH_BIN=
@@ -141,7 +141,7 @@ for s in $SCENARIOS; do
 	case $s in
 	1 | 2 | 3 | 5 | 6 | 7 | 10) ga+=("$s") ;;
 	0 | 4 | 8) gb+=("$s") ;;
-	9) ga+=("$s") ;;
+	9) gb+=("$s") ;;
 	*) fail "unknown scenario '$s' (0-10)" ;;
 	esac
 done
@@ -344,10 +344,10 @@ s9_replay() {
 	S9_POINTS="${S9_POINTS##*$'\n'} (replay $(($(date +%s) - t9)) s)"
 	return "$rrc"
 }
-if [[ " ${ga[*]} " == *" 9 "* && $rc_a -eq 0 ]]; then
+if [[ " ${gb[*]} " == *" 9 "* && $rc_b -eq 0 ]]; then
 	echo
 	echo "=== s9: power cuts replayed from the dm-log-writes log (log-replay)"
-	if s9_replay "$WORK/a"; then
+	if s9_replay "$WORK/b"; then
 		host_ok "s9: $S9_POINTS"
 	else
 		host_fail "s9: log-replay failed (above)"
@@ -355,13 +355,13 @@ if [[ " ${ga[*]} " == *" 9 "* && $rc_a -eq 0 ]]; then
 fi
 # --s9-mutant: scenario 9 once more, in a guest of its own, on a handler whose
 # commit runs before the destination flush; the replay must catch it.
-if [[ -n $S9_MUTANT && " ${ga[*]} " == *" 9 "* && $rc_a -eq 0 ]]; then
+if [[ -n $S9_MUTANT && " ${gb[*]} " == *" 9 "* && $rc_b -eq 0 ]]; then
 	echo
 	echo "=== s9 mutant: scenario 9 again with $S9_MUTANT (metadata committed before the destination flush)"
 	mkdir -p "$WORK/handlers-mutant" "$WORK/m"
 	cp "$S9_MUTANT" "$WORK/handlers-mutant/handler_clone.so"
 	mrc=0
-	E2E_OUT=$WORK/m E2E_CPU=0 E2E_SCENARIOS=9 \
+	E2E_OUT=$WORK/m E2E_CPU=$cpu_b E2E_SCENARIOS=9 \
 		E2E_HANDLER_DIR=$WORK/handlers-mutant E2E_SRC=$WORK/src.img \
 		E2E_LUNCLONE=$(realpath "$LUNCLONE") E2E_RATE=$RATE E2E_CRASH_BIN=$CRASH_BIN \
 		"$HERE/run-uml.sh" "$HERE/guest-scenarios.sh" 600 >"$WORK/m.run.txt" 2>&1 || mrc=$?
