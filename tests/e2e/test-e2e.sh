@@ -161,8 +161,8 @@ run_guest() {
 ncpu=$(nproc)
 cpu_b=1
 ((ncpu > 1)) || cpu_b=0
-[[ ${#ga[@]} -gt 0 ]] && run_guest a 0 "${ga[*]}" 720
-[[ ${#gb[@]} -gt 0 ]] && run_guest b "$cpu_b" "${gb[*]}" 1100
+[[ ${#ga[@]} -gt 0 ]] && run_guest a 0 "${ga[*]}" 900
+[[ ${#gb[@]} -gt 0 ]] && run_guest b "$cpu_b" "${gb[*]}" 1200
 rc_a=0 rc_b=0
 if [[ ${#ga[@]} -gt 0 ]]; then wait "${PIDS[0]}" || rc_a=$?; fi
 if [[ ${#gb[@]} -gt 0 ]]; then wait "${PIDS[-1]}" || rc_b=$?; fi
