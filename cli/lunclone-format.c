@@ -18,7 +18,6 @@
 
 #include <lunclone/lunclone.h>
 
-#include "util/iscsi_url.h"
 
 #include "lunclone.h"
 
@@ -38,30 +37,6 @@ static const char format_usage[] =
     "  -f, --force             overwrite a valid existing store\n"
     "  -q, --quiet             print nothing on success\n"
     "  -h, --help              show this help\n";
-
-/*
- * Opens the source like cli_open_backend(), but names an iscsi:// URL in the
- * message with its passwords replaced by "***".
- */
-static int open_source(const char *verb, const char *path, unsigned flags,
-		       struct lc_backend **ret_be)
-{
-	struct lc_err err = {.msg = ""};
-	struct lc_iscsi_url url = {0};
-	int r;
-
-	r = lc_backend_open(path, flags, ret_be, &err);
-	if (r == 0)
-		return 0;
-	if (!lc_iscsi_url_is_iscsi(path))
-		cli_error(verb, path, r, &err);
-	else if (lc_iscsi_url_parse(path, &url, NULL) == 0)
-		cli_error(verb, url.redacted, r, &err);
-	else
-		cli_error(verb, LC_ISCSI_URL_SCHEME "...", r, &err);
-	lc_iscsi_url_free(&url);
-	return r;
-}
 
 static bool same_file(const struct stat *a, const struct stat *b)
 {
@@ -153,7 +128,7 @@ int cli_format_store(const char *verb, const struct cli_format_args *a, bool *re
 	uint64_t required;
 	int r;
 
-	r = open_source(verb, a->source_path, LC_BACKEND_RDONLY, &src);
+	r = cli_open_backend(verb, a->source_path, LC_BACKEND_RDONLY, &src);
 	if (r < 0)
 		return r;
 	r = cli_open_backend(verb, a->dest_path, 0, &dst);

@@ -27,7 +27,6 @@
 #include <lunclone/lunclone.h>
 
 #include "util/clock.h"
-#include "util/iscsi_url.h"
 
 #include "lunclone.h"
 
@@ -148,30 +147,6 @@ static void report_stop(const char *verb, const struct hydrate_args *a, const ch
 		   strerror(st->last_error ? -st->last_error : (r < 0 ? -r : EIO)));
 }
 
-/*
- * Opens the source like cli_open_backend(), but names an iscsi:// URL in the
- * message with its passwords replaced by "***".
- */
-static int open_source(const char *verb, const char *path, unsigned flags,
-		       struct lc_backend **ret_be)
-{
-	struct lc_err err = {.msg = ""};
-	struct lc_iscsi_url url = {0};
-	int r;
-
-	r = lc_backend_open(path, flags, ret_be, &err);
-	if (r == 0)
-		return 0;
-	if (!lc_iscsi_url_is_iscsi(path))
-		cli_error(verb, path, r, &err);
-	else if (lc_iscsi_url_parse(path, &url, NULL) == 0)
-		cli_error(verb, url.redacted, r, &err);
-	else
-		cli_error(verb, LC_ISCSI_URL_SCHEME "...", r, &err);
-	lc_iscsi_url_free(&url);
-	return r;
-}
-
 static int get_src_stats(struct lc_backend *src, void *opaque)
 {
 	return lc_backend_iscsi_get_stats(src, opaque);
@@ -191,7 +166,7 @@ static int open_all(const char *verb, const struct hydrate_args *a, struct lc_ba
 	r = cli_check_distinct(verb, a->source_path, a->dest_path, a->meta_path);
 	if (r < 0)
 		return r;
-	r = open_source(verb, a->source_path, LC_BACKEND_RDONLY | direct, &src);
+	r = cli_open_backend(verb, a->source_path, LC_BACKEND_RDONLY | direct, &src);
 	if (r < 0)
 		return r;
 	r = cli_open_backend(verb, a->dest_path, direct, &dst);

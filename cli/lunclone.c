@@ -16,6 +16,7 @@
 
 #include <lunclone/lunclone.h>
 
+#include "util/iscsi_url.h"
 #include "util/parse.h"
 
 #include "lunclone.h"
@@ -201,15 +202,28 @@ bool cli_opt_region_size(const char *verb, const char *arg, uint32_t *ret_bytes)
 	return true;
 }
 
+/* path as messages may show it: an iscsi:// URL with its passwords replaced
+ * by "***" (parsed into url, which the caller frees), anything else as is. */
+static const char *printable_path(const char *path, struct lc_iscsi_url *url)
+{
+	if (!lc_iscsi_url_is_iscsi(path))
+		return path;
+	if (lc_iscsi_url_parse(path, url, NULL) == 0)
+		return url->redacted;
+	return LC_ISCSI_URL_SCHEME "...";
+}
+
 int cli_open_backend(const char *verb, const char *path, unsigned flags, struct lc_backend **ret_be)
 {
 	struct lc_err err = {.msg = ""};
+	struct lc_iscsi_url url = {0};
 	struct lc_backend *be;
 	int r;
 
 	r = lc_backend_open(path, flags, &be, &err);
 	if (r < 0) {
-		cli_error(verb, path, r, &err);
+		cli_error(verb, printable_path(path, &url), r, &err);
+		lc_iscsi_url_free(&url);
 		return r;
 	}
 	*ret_be = be;

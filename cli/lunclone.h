@@ -83,7 +83,8 @@ bool cli_opt_u64(const char *verb, const char *opt, const char *arg, uint64_t *r
 /* A region size: a size that is a power of two within the format's limits. */
 bool cli_opt_region_size(const char *verb, const char *arg, uint32_t *ret_bytes);
 
-/* lc_backend_open with the error reported as a runtime error. Returns 0 or
+/* lc_backend_open with the error reported as a runtime error (an iscsi://
+ * URL named with its passwords replaced by "***"). Returns 0 or
  * -errno; the caller closes *ret_be. */
 int cli_open_backend(const char *verb, const char *path, unsigned flags,
 		     struct lc_backend **ret_be);

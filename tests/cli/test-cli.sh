@@ -108,6 +108,17 @@ expect_err "is the clone's LUN open in tcmu-runner?"
 [ ! -e "$meta" ] || fail "a usage error created '$meta'"
 pass "help and usage errors"
 
+# An iscsi:// source that cannot be reached: every verb names it without
+# its password (nothing listens on port 1 of loopback).
+url='iscsi://u%secretpw@127.0.0.1:1/iqn.2026-11.test:none/1?timeout=1'
+for verb in check verify; do
+	run 1 "$verb with an unreachable iscsi:// source" -- \
+		timeout 60 "$LC" "$verb" --source "$url" --dest "$tmp/dst" --meta "$tmp/nometa"
+	expect_err "iscsi://u%***@127.0.0.1:1/"
+	! grep -q secretpw "$err" || fail "$verb printed the URL's password"
+done
+pass "iscsi:// passwords never printed"
+
 # --- Destination smaller than the source: refused, nothing created.
 truncate -s $((SIZE - 1)) "$tmp/small"
 run 1 "format onto a smaller destination" -- "$LC" format -s "$src" -d "$tmp/small" -m "$meta"
