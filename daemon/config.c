@@ -875,8 +875,11 @@ static void check_session(struct ctx *c, size_t i)
 		bad(c, kpath,
 		    "must be above 0 with yield_to_user_io, or hydration may never finish");
 	}
-	if (h->rate_limit_bytes != 0 && h->yield_to_user_io &&
-	    h->min_rate_bytes > h->rate_limit_bytes) {
+	/* As the handler: only when both are given. A default min_rate above a
+	 * given rate_limit is harmless, the library caps it at the limit. */
+	if ((s->hydration_given & (1u << LCD_HYD_MIN_RATE)) &&
+	    (s->hydration_given & (1u << LCD_HYD_RATE_LIMIT)) && h->rate_limit_bytes != 0 &&
+	    h->yield_to_user_io && h->min_rate_bytes > h->rate_limit_bytes) {
 		lcd_jpath_key(kpath, sizeof(kpath), path, "min_rate_mibps");
 		bad(c, kpath, "%llu is above rate_limit_mibps (%llu)",
 		    (unsigned long long)(h->min_rate_bytes >> MIB_SHIFT),

@@ -410,6 +410,12 @@ static void test_cross_keys(void **state)
 		      0, 2, "$.sessions[0].hydration.batch: 100 is above max_in_flight (50)",
 		      "$.sessions[0].hydration.min_rate_mibps: 8 is above rate_limit_mibps (2)",
 		      NULL);
+	/* A rate limit below the default min_rate alone is fine: the library caps
+	 * the floor at the limit (the handler accepts it too). */
+	lcd_config_free(expect_valid(DOC(SESSION("vol1", "src.img", "dst.img",
+						 ", \"hydration\": { \"rate_limit_mibps\": 1 }"),
+					 TARGET("")),
+				     0));
 	expect_errors(
 	    DOC(SESSION("vol1", "src.img", "dst.img",
 			", \"region_size\": \"1G\", \"hydration\": { \"min_rate_mibps\": 0 }"),
