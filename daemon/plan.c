@@ -9,6 +9,13 @@
  * correcting attributes that differ. Every decision is recorded in the
  * "doomed" flags of the current model's copy kept here (struct plan_ctx),
  * so that the creation walk sees what the removal walk took away.
+ *
+ * Portals are the one item whose creation depends on the host as well:
+ * the creation walk asks the address predicate (plan.h) before planning a
+ * portal's mkdir, and reports instead of planning when the address is not
+ * there. Nothing else depends on a portal, so leaving one out changes no
+ * other decision, and the removal walk never asks: a wanted portal is kept
+ * whatever its address does.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -42,6 +49,9 @@ struct plan_ctx {
 	const struct lcd_lio_state *cur;
 	struct lcd_plan *plan;
 	struct lcd_errors *conflicts;
+	const struct lcd_addr_pred *addrs; /* NULL: every address present */
+	struct lcd_errors *pending;	   /* NULL when addrs is */
+	struct lcd_errors *stranded;	   /* NULL when addrs is */
 	struct want_session *ws;
 	bool *bs_doomed;       /* per cur backstore */
 	bool *target_conflict; /* per cfg target */
@@ -558,6 +568,31 @@ static void set_auth(struct plan_ctx *c, const char *dir, char *const *cur,
 	}
 }
 
+/* The address of a canonical portal ("192.0.2.1:3260", "[2001:db8::1]:3260"),
+ * without brackets or port. */
+static void portal_ip(const char *portal, char *buf, size_t size)
+{
+	size_t len;
+
+	if (portal[0] == '[') {
+		portal++;
+		len = strcspn(portal, "]");
+	} else {
+		const char *colon = strrchr(portal, ':');
+
+		len = colon ? (size_t)(colon - portal) : strlen(portal);
+	}
+	(void)snprintf(buf, size, "%.*s", (int)len, portal);
+}
+
+static bool addr_present(const struct plan_ctx *c, const char *ip)
+{
+	/* A wildcard portal listens on whatever the host has, even nothing. */
+	if (!c->addrs || strcmp(ip, "0.0.0.0") == 0 || strcmp(ip, "::") == 0)
+		return true;
+	return c->addrs->has(c->addrs->ctx, ip);
+}
+
 static bool tpg_uses_chap(const struct lcd_tpg *t)
 {
 	if (t->chap.credential)
@@ -568,8 +603,8 @@ static bool tpg_uses_chap(const struct lcd_tpg *t)
 	return false;
 }
 
-static void create_in_tpg(struct plan_ctx *c, const char *tdir, const struct lcd_tpg *w,
-			  const struct lcd_cur_tpg *tpg)
+static void create_in_tpg(struct plan_ctx *c, const char *iqn, const char *tdir,
+			  const struct lcd_tpg *w, const struct lcd_cur_tpg *tpg)
 {
 	const char *attr_want[LCD_TPG_NR_ATTRIBS] = {
 	    [LCD_TPG_GENERATE_NODE_ACLS] = w->open_access ? "1" : "0",
@@ -595,12 +630,27 @@ static void create_in_tpg(struct plan_ctx *c, const char *tdir, const struct lcd
 	set_auth(c, dir, tpg ? tpg->auth : NULL, &w->chap);
 
 	for (size_t p = 0; p < w->nr_portals; p++) {
+		char ip[64];
 		bool have = false;
 
 		for (size_t q = 0; tpg && q < tpg->nr_portals && !have; q++)
 			have = strcmp(tpg->portals[q], w->portals[p]) == 0;
-		if (!have)
-			add(c, LCD_OP_MKDIR, NULL, false, "%s/np/%s", dir, w->portals[p]);
+		portal_ip(w->portals[p], ip, sizeof(ip));
+		if (addr_present(c, ip)) {
+			if (!have)
+				add(c, LCD_OP_MKDIR, NULL, false, "%s/np/%s", dir, w->portals[p]);
+		} else if (have) {
+			lcd_errors_add(c->stranded,
+				       "portal %s of %s tpg %u: address %s is not on this host; "
+				       "leaving the portal in place (it serves again when the "
+				       "address comes back)",
+				       w->portals[p], iqn, w->tag, ip);
+		} else {
+			lcd_errors_add(c->pending,
+				       "portal %s of %s tpg %u waits for address %s to appear on "
+				       "this host",
+				       w->portals[p], iqn, w->tag, ip);
+		}
 	}
 
 	for (size_t l = 0; l < w->nr_luns; l++) {
@@ -678,7 +728,7 @@ static void create_targets(struct plan_ctx *c)
 		if (!t)
 			add(c, LCD_OP_MKDIR, NULL, false, "%s", tdir);
 		for (size_t g = 0; g < w->nr_tpgs; g++)
-			create_in_tpg(c, tdir, &w->tpgs[g], cur_tpg(t, w->tpgs[g].tag));
+			create_in_tpg(c, w->iqn, tdir, &w->tpgs[g], cur_tpg(t, w->tpgs[g].tag));
 	}
 }
 
@@ -687,8 +737,22 @@ static void create_targets(struct plan_ctx *c)
 int lcd_plan_make(const struct lcd_config *cfg, const struct lcd_lio_state *cur,
 		  struct lcd_plan *ret_plan, struct lcd_errors *conflicts)
 {
+	return lcd_plan_make_addrs(cfg, cur, NULL, ret_plan, conflicts, NULL, NULL);
+}
+
+int lcd_plan_make_addrs(const struct lcd_config *cfg, const struct lcd_lio_state *cur,
+			const struct lcd_addr_pred *addrs, struct lcd_plan *ret_plan,
+			struct lcd_errors *conflicts, struct lcd_errors *pending,
+			struct lcd_errors *stranded)
+{
 	struct lcd_plan plan = {0};
-	struct plan_ctx c = {.cfg = cfg, .cur = cur, .plan = &plan, .conflicts = conflicts};
+	struct plan_ctx c = {.cfg = cfg,
+			     .cur = cur,
+			     .plan = &plan,
+			     .conflicts = conflicts,
+			     .addrs = addrs,
+			     .pending = pending,
+			     .stranded = stranded};
 	int r;
 
 	c.ws = calloc(cfg->nr_sessions + 1, sizeof(*c.ws));

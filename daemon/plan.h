@@ -27,6 +27,18 @@
  * handler cannot be reconfigured while open), except the rate: a changed
  * rate of a kept backstore is also sent to the running device through its
  * status socket ("throttle MIB"), so it applies at once.
+ *
+ * Portals and the host's addresses (struct lcd_addr_pred, fed by
+ * netwatch.h in the daemon): LIO binds a portal's socket when its np/
+ * directory is made, and that fails while the address is not on this host.
+ * Such a portal is not planned: it is reported as pending (one line each)
+ * and everything else is planned as usual, its TPG included (enabled, it
+ * serves through its other portals, if any); the reconcile after the
+ * address appears creates it. A portal that exists while its address is
+ * gone is left alone (LIO keeps its listening socket, which serves again
+ * when the address comes back; removing it would only make the return
+ * wait for a reconcile) and reported as stranded. The wildcards 0.0.0.0
+ * and [::] are always present.
  */
 #ifndef LCD_PLAN_H
 #define LCD_PLAN_H
@@ -64,6 +76,17 @@ struct lcd_plan {
 };
 
 /*
+ * Whether an address is configured on this host and can be bound: ip as a
+ * portal writes it, without brackets or port ("192.0.2.10",
+ * "2001:db8::1"). Must not block. The planner answers for the wildcards
+ * itself.
+ */
+struct lcd_addr_pred {
+	bool (*has)(const void *ctx, const char *ip);
+	const void *ctx;
+};
+
+/*
  * Plans cfg (loaded with the host pass: sizes probed, secrets resolved)
  * against cur. Returns 0 and fills *ret_plan (release with
  * lcd_plan_clear()) — conflicts, if any, are in conflicts and the plan
@@ -71,6 +94,20 @@ struct lcd_plan {
  */
 int lcd_plan_make(const struct lcd_config *cfg, const struct lcd_lio_state *cur,
 		  struct lcd_plan *ret_plan, struct lcd_errors *conflicts);
+
+/*
+ * lcd_plan_make() with the host's addresses (see above; addrs NULL: every
+ * address is present, which is what lcd_plan_make() does). Appends to
+ * pending one line per portal left out because its address is not on this
+ * host, "portal IP:PORT of IQN tpg T waits for address IP to appear on this
+ * host", and to stranded one line per existing portal kept though its
+ * address is gone. Neither is an error: the plan covers everything else.
+ * Both lists may be NULL only when addrs is NULL. Never blocks.
+ */
+int lcd_plan_make_addrs(const struct lcd_config *cfg, const struct lcd_lio_state *cur,
+			const struct lcd_addr_pred *addrs, struct lcd_plan *ret_plan,
+			struct lcd_errors *conflicts, struct lcd_errors *pending,
+			struct lcd_errors *stranded);
 
 void lcd_plan_clear(struct lcd_plan *plan);
 
