@@ -13,12 +13,18 @@
  *                   invalid file is logged and changes nothing), SIGTERM and
  *                   SIGINT stop the daemon. LIO keeps serving after it
  *                   stops: the daemon configures, tcmu-runner serves.
+ *                   lunclonectl(8) talks to it on the control socket
+ *                   (control.h).
  * --dry-run logs the plans instead of applying them.
  *
- * Signals only wake the main loop (signalfd): all the work happens there.
+ * The main loop is poll() over a small table of fds (enum loop_fd), each
+ * with its handler: signals (signalfd: they only wake the loop), the
+ * control socket. All the work happens there, one thing at a time, so the
+ * configuration needs no lock.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,6 +38,7 @@
 
 #include "cfs_exec.h"
 #include "config.h"
+#include "control.h"
 #include "errors.h"
 #include "lio_state.h"
 #include "plan.h"
@@ -42,6 +49,7 @@
 
 static const char usage[] =
     "Usage: luncloned [--config FILE] [--configfs-root DIR] [--once] [--dry-run]\n"
+    "                 [--control-socket PATH] [--socket-dir DIR]\n"
     "       luncloned --check [FILE]\n"
     "\n"
     "Bring LIO in line with the configuration (lunclone.json(5)); see luncloned(8).\n"
@@ -53,12 +61,17 @@ static const char usage[] =
     "  -r, --configfs-root DIR   LIO's configfs (default " CONFIGFS_ROOT_DEFAULT ")\n"
     "  -1, --once                reconcile once and exit\n"
     "  -n, --dry-run             log the plan instead of applying it\n"
+    "  -s, --control-socket PATH lunclonectl's socket (default " LCD_CTL_SOCKET_DEFAULT ")\n"
+    "  -d, --socket-dir DIR      where the devices' status sockets are\n"
+    "                            (default " LCD_SOCKET_DIR "; for tests)\n"
     "  -h, --help                show this help\n"
     "  -V, --version             show the version\n";
 
 struct options {
 	const char *config;
 	const char *root;
+	const char *control_socket;
+	const char *socket_dir; /* NULL: the configuration's (LCD_SOCKET_DIR) */
 	bool once;
 	bool dry_run;
 };
@@ -152,15 +165,30 @@ out:
 	return r;
 }
 
-static int load(const char *path, struct lcd_config **ret_cfg)
+static int load(const struct options *opt, struct lcd_config **ret_cfg)
 {
 	struct lcd_errors errs = {0};
+	struct lcd_config *cfg = NULL;
+	char *dir;
 	int r;
 
-	r = lcd_config_load(path, NULL, 0, ret_cfg, &errs);
+	r = lcd_config_load(opt->config, NULL, 0, &cfg, &errs);
 	log_errors(SD_ERR, &errs);
 	lcd_errors_clear(&errs);
-	return r;
+	if (r < 0)
+		return r;
+	if (opt->socket_dir) {
+		dir = strdup(opt->socket_dir);
+		if (!dir) {
+			log_msg(SD_ERR, "out of memory");
+			lcd_config_free(cfg);
+			return -ENOMEM;
+		}
+		free(cfg->socket_dir);
+		cfg->socket_dir = dir;
+	}
+	*ret_cfg = cfg;
+	return 0;
 }
 
 static uint64_t now_usec(void)
@@ -180,7 +208,7 @@ static void reload(const struct options *opt, struct lcd_config **cfg)
 	(void)sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=Reloading %s",
 			 (unsigned long long)now_usec(), opt->config);
 	log_msg(SD_NOTICE, "reload: reading %s", opt->config);
-	r = load(opt->config, &next);
+	r = load(opt, &next);
 	if (r < 0) {
 		log_msg(SD_ERR,
 			"reload: %s is invalid (see above): keeping the running "
@@ -198,10 +226,45 @@ static void reload(const struct options *opt, struct lcd_config **cfg)
 				 : "Applying the configuration failed");
 }
 
+/* The main loop's fds: one more source is one more entry and its case. */
+enum loop_fd {
+	LOOP_SIGNAL,
+	LOOP_CONTROL,
+	LOOP_NR,
+};
+
+/* A signal: 0 to go on, 1 to stop, -errno when the signalfd failed. */
+static int on_signal(const struct options *opt, int sfd, struct lcd_config **cfg)
+{
+	struct signalfd_siginfo si;
+	ssize_t n;
+
+	do
+		n = read(sfd, &si, sizeof(si));
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN)
+		return 0;
+	if (n != sizeof(si)) {
+		int r = n < 0 ? -errno : -EIO;
+
+		log_msg(SD_ERR, "signalfd: %s", strerror(-r));
+		return r;
+	}
+	if (si.ssi_signo == SIGHUP) {
+		reload(opt, cfg);
+		return 0;
+	}
+	log_msg(SD_NOTICE, "stopping on signal %u; LIO keeps serving", si.ssi_signo);
+	(void)sd_notify(0, "STOPPING=1");
+	return 1;
+}
+
 static int serve(const struct options *opt)
 {
+	struct pollfd fds[LOOP_NR];
 	struct lcd_config *cfg = NULL;
-	struct signalfd_siginfo si;
+	struct lcd_ctl *ctl = NULL;
+	char msg[512];
 	sigset_t mask;
 	int sfd, r;
 
@@ -214,17 +277,22 @@ static int serve(const struct options *opt)
 		log_msg(SD_ERR, "sigprocmask: %s", strerror(errno));
 		return EXIT_FAILURE;
 	}
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0) {
 		log_msg(SD_ERR, "signalfd: %s", strerror(errno));
 		return EXIT_FAILURE;
 	}
-	r = load(opt->config, &cfg);
+	r = load(opt, &cfg);
 	if (r < 0) {
 		log_msg(SD_ERR, "%s is invalid (see above): not starting", opt->config);
 		(void)sd_notify(0, "STATUS=The configuration is invalid");
 		goto out;
 	}
+	/* LIO's configuration matters more than its client: without the
+	 * socket, the daemon still reconciles and reloads. */
+	if (lcd_ctl_open(opt->control_socket, log_msg, &ctl, msg, sizeof(msg)) < 0)
+		log_msg(SD_ERR, "%s; lunclonectl cannot reach this daemon, continuing without it",
+			msg);
 	r = reconcile(opt, cfg);
 	if (r < 0) {
 		(void)sd_notify(0, "STATUS=Applying the configuration failed");
@@ -232,26 +300,35 @@ static int serve(const struct options *opt)
 	}
 	(void)sd_notifyf(0, "READY=1\nSTATUS=%s",
 			 r ? "Configuration applied, with conflicts" : "Configuration applied");
-	for (;;) {
-		ssize_t n = read(sfd, &si, sizeof(si));
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n != sizeof(si)) {
-			r = n < 0 ? -errno : -EIO;
-			log_msg(SD_ERR, "signalfd: %s", strerror(-r));
+	fds[LOOP_SIGNAL] = (struct pollfd){.fd = sfd, .events = POLLIN};
+	/* A negative fd is passed over by poll(). */
+	fds[LOOP_CONTROL] = (struct pollfd){.fd = ctl ? lcd_ctl_fd(ctl) : -1, .events = POLLIN};
+	for (;;) {
+		if (poll(fds, LOOP_NR, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			log_msg(SD_ERR, "poll: %s", strerror(-r));
 			break;
 		}
-		if (si.ssi_signo == SIGHUP) {
-			reload(opt, &cfg);
-			continue;
+		if (fds[LOOP_SIGNAL].revents) {
+			r = on_signal(opt, sfd, &cfg);
+			if (r != 0)
+				break;
 		}
-		log_msg(SD_NOTICE, "stopping on signal %u; LIO keeps serving", si.ssi_signo);
-		(void)sd_notify(0, "STOPPING=1");
-		r = 0;
-		break;
+		if (fds[LOOP_CONTROL].revents && lcd_ctl_serve(ctl, cfg) < 0) {
+			/* Keep configuring LIO without a client. */
+			log_msg(SD_ERR, "control socket failed; continuing without it");
+			lcd_ctl_close(ctl);
+			ctl = NULL;
+			fds[LOOP_CONTROL].fd = -1;
+		}
 	}
+	if (r > 0)
+		r = 0;
 out:
+	lcd_ctl_close(ctl);
 	lcd_config_free(cfg);
 	(void)close(sfd);
 	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
@@ -265,16 +342,22 @@ int main(int argc, char **argv)
 	    {"configfs-root", required_argument, NULL, 'r'},
 	    {"once", no_argument, NULL, '1'},
 	    {"dry-run", no_argument, NULL, 'n'},
+	    {"control-socket", required_argument, NULL, 's'},
+	    {"socket-dir", required_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct options opt = {.config = LCD_CONFIG_PATH_DEFAULT, .root = CONFIGFS_ROOT_DEFAULT};
+	struct options opt = {
+	    .config = LCD_CONFIG_PATH_DEFAULT,
+	    .root = CONFIGFS_ROOT_DEFAULT,
+	    .control_socket = LCD_CTL_SOCKET_DEFAULT,
+	};
 	struct lcd_config *cfg = NULL;
 	bool do_check = false;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "tc:r:1nhV", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "tc:r:1ns:d:hV", options, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			do_check = true;
@@ -290,6 +373,12 @@ int main(int argc, char **argv)
 			break;
 		case 'n':
 			opt.dry_run = true;
+			break;
+		case 's':
+			opt.control_socket = optarg;
+			break;
+		case 'd':
+			opt.socket_dir = optarg;
 			break;
 		case 'h':
 			(void)fputs(usage, stdout);
@@ -313,7 +402,7 @@ int main(int argc, char **argv)
 		return check(opt.config);
 	if (!opt.once)
 		return serve(&opt);
-	if (load(opt.config, &cfg) < 0)
+	if (load(&opt, &cfg) < 0)
 		return EXIT_INVALID;
 	r = reconcile(&opt, cfg);
 	lcd_config_free(cfg);
