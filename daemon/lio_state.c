@@ -4,7 +4,8 @@
  *
  * configfs shows attributes as files (read with a trailing newline) and
  * groups as directories; links between items are symlinks whose targets
- * are absolute paths. The reader is tolerant: a missing attribute is
+ * the kernel writes relative to the link ("../../../../../../target/core/
+ * user_4242/lc-vol1"): they are resolved before comparing. The reader is tolerant: a missing attribute is
  * "absent", an unexpected entry is skipped, so that a kernel with more or
  * fewer attributes, or a half-built item, reads as what it is.
  */
@@ -128,28 +129,30 @@ static bool parse_suffix(const char *name, const char *prefix, unsigned *ret)
 	return strncmp(name, prefix, len) == 0 && lc_parse_uint(name + len, ret) == 0;
 }
 
-/* The first symlink in dir: its name and target with root stripped. */
+/* The first symlink in dir: its name and resolved target with root stripped. */
 static int find_link(const char *root, const char *dir, char **ret_name, char **ret_target)
 {
-	size_t root_len = strlen(root);
+	char root_real[PATH_MAX];
+	size_t root_len;
 	struct dirent *de;
 	DIR *d;
 	int r = -ENOENT;
 
+	if (!realpath(root, root_real))
+		return -errno;
+	root_len = strlen(root_real);
 	d = opendir(dir);
 	if (!d)
 		return -errno;
 	while ((de = readdir(d))) {
 		char path[PATH_MAX], target[PATH_MAX];
-		ssize_t n;
+		struct stat st;
 
 		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path))
 			continue;
-		n = readlink(path, target, sizeof(target) - 1);
-		if (n < 0)
+		if (lstat(path, &st) < 0 || !S_ISLNK(st.st_mode) || !realpath(path, target))
 			continue;
-		target[n] = '\0';
-		if (strncmp(target, root, root_len) != 0 || target[root_len] != '/')
+		if (strncmp(target, root_real, root_len) != 0 || target[root_len] != '/')
 			continue;
 		*ret_name = strdup(de->d_name);
 		*ret_target = strdup(target + root_len + 1);

@@ -227,9 +227,8 @@ static bool any_link_to(const struct fake_cfs *f, const char *rel)
 		if (path_of(f, f->user[i], p, sizeof(p)) < 0)
 			continue;
 		n = readlink(p, target, sizeof(target) - 1);
-		if (n < 0)
+		if (n < 0 || !realpath(p, target))
 			continue;
-		target[n] = '\0';
 		if (strcmp(target, want) == 0)
 			return true;
 	}
@@ -348,8 +347,24 @@ static int fake_symlink(void *opaque, const char *target, const char *rel)
 		return r;
 	if (stat(t, &st) < 0 || !S_ISDIR(st.st_mode))
 		return -ENOENT;
-	if (symlink(t, p) < 0)
-		return -errno;
+	/* Relative, as the kernel's configfs makes them ("../../core/..."). */
+	{
+		char relt[PATH_MAX];
+		size_t len = 0;
+
+		for (const char *c = rel; *c; c++)
+			if (*c == '/') {
+				if (len + 3 >= sizeof(relt))
+					return -ENAMETOOLONG;
+				memcpy(relt + len, "../", 3);
+				len += 3;
+			}
+		if (len + strlen(target) >= sizeof(relt))
+			return -ENAMETOOLONG;
+		memcpy(relt + len, target, strlen(target) + 1);
+		if (symlink(relt, p) < 0)
+			return -errno;
+	}
 	return add_user(f, rel);
 }
 

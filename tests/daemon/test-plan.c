@@ -282,9 +282,11 @@ static const char *link_of(const char *fmt, ...)
 	(void)vsnprintf(rel, sizeof(rel), fmt, ap);
 	va_end(ap);
 	(void)snprintf(path, sizeof(path), "%s/%s", root, rel);
+	/* The kernel's links are relative ("../../core/..."): resolve them. */
 	n = readlink(path, target, sizeof(target) - 1);
-	target[n < 0 ? 0 : n] = '\0';
-	return n < 0 ? "" : target + strlen(root) + 1;
+	if (n < 0 || !realpath(path, target))
+		return "";
+	return target + strlen(root) + 1;
 }
 
 #define T "iscsi/iqn.2025-01.com.example:t1/tpgt_1"
