@@ -7,7 +7,7 @@
 # run again.
 set -euo pipefail
 
-pkgs=(build-essential cmake pkg-config libcmocka-dev libjson-c-dev python3-jsonschema libsystemd-dev systemd valgrind dpkg-dev libiscsi-dev libiscsi-bin tgt
+pkgs=(build-essential cmake pkg-config libcmocka-dev libjson-c-dev python3-jsonschema libsystemd-dev libnl-3-dev libnl-route-3-dev systemd valgrind dpkg-dev libiscsi-dev libiscsi-bin tgt
 	clang libclang-rt-14-dev)
 
 missing=()
