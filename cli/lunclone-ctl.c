@@ -12,19 +12,15 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <json-c/json.h>
 
 #include "util/parse.h"
 
+#include "ctl_socket.h"
 #include "lunclone-ctl.h"
 #include "lunclone.h"
 
@@ -52,121 +48,26 @@ static const char ctl_usage[] =
     "  -i, --interval MS   how often watch polls (default 1000, 100-60000)\n"
     "  -h, --help          show this help\n";
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Waits for events on fd until the deadline: 0 ready, -ETIMEDOUT, -errno. */
-static int wait_fd(int fd, short events, int64_t deadline_ms)
-{
-	for (;;) {
-		struct pollfd pfd = {.fd = fd, .events = events};
-		int64_t left = deadline_ms - now_ms();
-		int r;
-
-		if (left <= 0)
-			return -ETIMEDOUT;
-		r = poll(&pfd, 1, (int)left);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r > 0)
-			return 0;
-	}
-}
-
 int cli_ctl_exchange(const char *verb, const char *path, const char *request, char **ret_reply)
 {
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	int64_t deadline_ms = now_ms() + CTL_TIMEOUT_MS;
-	size_t len = strlen(request), used = 0;
-	char *reply;
-	int fd, r;
+	enum cli_sock_step step;
+	int r;
 
-	if (strlen(path) >= sizeof(addr.sun_path)) {
-		cli_errorf(verb, path, "socket path longer than %zu bytes",
-			   sizeof(addr.sun_path) - 1);
-		return -ENAMETOOLONG;
-	}
-	memcpy(addr.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		r = -errno;
-		cli_errorf(verb, NULL, "socket: %s", strerror(-r));
-		return r;
-	}
-	if (connect(fd, (const struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		r = -errno;
+	r = cli_sock_exchange(path, request, CTL_TIMEOUT_MS, CTL_REPLY_MAX, ret_reply, &step);
+	if (r == 0)
+		return 0;
+	if (r == -ENAMETOOLONG)
+		cli_errorf(verb, path, "socket path longer than 107 bytes");
+	else if (r == -EMSGSIZE)
+		cli_errorf(verb, path, "reply longer than %u bytes", CTL_REPLY_MAX);
+	else if (step == CLI_SOCK_CONNECT)
 		cli_errorf(verb, path, "connect: %s%s", strerror(-r),
 			   r == -ENOENT || r == -ECONNREFUSED
 			       ? " (is the clone's LUN open in tcmu-runner?)"
 			   : r == -EACCES ? " (root only)"
 					  : "");
-		goto out_close;
-	}
-	while (len > 0) {
-		ssize_t n;
-
-		r = wait_fd(fd, POLLOUT, deadline_ms);
-		if (r < 0)
-			goto out_io;
-		n = send(fd, request, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n < 0) {
-			r = -errno;
-			goto out_io;
-		}
-		request += n;
-		len -= (size_t)n;
-	}
-	(void)shutdown(fd, SHUT_WR);
-
-	reply = malloc(CTL_REPLY_MAX + 1);
-	if (!reply) {
-		r = -ENOMEM;
-		goto out_io;
-	}
-	for (;;) {
-		ssize_t n;
-
-		r = wait_fd(fd, POLLIN, deadline_ms);
-		if (r < 0) {
-			free(reply);
-			goto out_io;
-		}
-		n = recv(fd, reply + used, CTL_REPLY_MAX - used, MSG_DONTWAIT);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n < 0) {
-			r = -errno;
-			free(reply);
-			goto out_io;
-		}
-		if (n == 0)
-			break;
-		used += (size_t)n;
-		if (used == CTL_REPLY_MAX) {
-			free(reply);
-			cli_errorf(verb, path, "reply longer than %u bytes", CTL_REPLY_MAX);
-			r = -EMSGSIZE;
-			goto out_close;
-		}
-	}
-	reply[used] = '\0';
-	(void)close(fd);
-	*ret_reply = reply;
-	return 0;
-
-out_io:
-	cli_errorf(verb, path, "%s", strerror(-r));
-out_close:
-	(void)close(fd);
+	else
+		cli_errorf(verb, path, "%s", strerror(-r));
 	return r;
 }
 

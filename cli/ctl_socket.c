@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/* One exchange on a UNIX stream socket (ctl_socket.h). */
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl_socket.h"
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for events on fd until the deadline: 0 ready, -ETIMEDOUT, -errno. */
+static int wait_fd(int fd, short events, int64_t deadline_ms)
+{
+	for (;;) {
+		struct pollfd pfd = {.fd = fd, .events = events};
+		int64_t left = deadline_ms - now_ms();
+		int r;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		r = poll(&pfd, 1, (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r > 0)
+			return 0;
+	}
+}
+
+int cli_sock_exchange(const char *path, const char *request, int timeout_ms, size_t reply_max,
+		      char **ret_reply, enum cli_sock_step *ret_step)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	int64_t deadline_ms = now_ms() + timeout_ms;
+	size_t len = strlen(request), used = 0;
+	char *reply = NULL;
+	int fd, r;
+
+	*ret_step = CLI_SOCK_CONNECT;
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(addr.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		r = -errno;
+		goto out;
+	}
+	*ret_step = CLI_SOCK_IO;
+	while (len > 0) {
+		ssize_t n;
+
+		r = wait_fd(fd, POLLOUT, deadline_ms);
+		if (r < 0)
+			goto out;
+		n = send(fd, request, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0) {
+			r = -errno;
+			goto out;
+		}
+		request += n;
+		len -= (size_t)n;
+	}
+	(void)shutdown(fd, SHUT_WR);
+
+	reply = malloc(reply_max + 1);
+	if (!reply) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n;
+
+		r = wait_fd(fd, POLLIN, deadline_ms);
+		if (r < 0)
+			goto out;
+		n = recv(fd, reply + used, reply_max - used, MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0) {
+			r = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		used += (size_t)n;
+		if (used == reply_max) {
+			r = -EMSGSIZE;
+			goto out;
+		}
+	}
+	reply[used] = '\0';
+	*ret_reply = reply;
+	reply = NULL;
+	r = 0;
+out:
+	free(reply);
+	(void)close(fd);
+	return r;
+}
