@@ -96,8 +96,10 @@
  *
  * Failure, as dm-clone: any error in steps 2-6 switches the store to
  * LC_META_MODE_READ_ONLY for good; a failed flush is never retried as if it
- * had succeeded (its data may be gone). The callers waiting for the failed
- * commit get its error; every later lc_meta_commit() returns -EROFS without
+ * had succeeded (its data may be gone). Which device failed (the destination's
+ * flush of step 2, or the store itself) is kept for status
+ * (lc_meta_failed_device()). The callers waiting for the failed commit get
+ * its error; every later lc_meta_commit() returns -EROFS without
  * I/O; lc_meta_close() returns the original error. Marks are refused with
  * -EROFS, lookups keep working. A store opened with LC_META_OPEN_RDONLY is
  * read-only from the start and never writes.
@@ -199,6 +201,8 @@ struct lc_meta {
 	uint64_t commits_done;	  /* Protected by commit_lock */
 	uint64_t failed_at;	  /* number of the failed commit, 0 = none; commit_lock */
 	int fail_err;		  /* its error; commit_lock */
+	bool run_dest_failed;	  /* its destination flush failed; the running commit's */
+	_Atomic int failed_device; /* enum lc_meta_device; set once, with failed_at */
 };
 
 /* --- geometry --- */
@@ -626,6 +630,16 @@ static void snapshot_blocks(struct lc_meta *m, unsigned c, uint64_t first, uint6
 	}
 }
 
+/* Flushes the destination, noting a failure as the destination's. */
+static int flush_dest(struct lc_meta *m)
+{
+	int r = lc_backend_flush(m->dest);
+
+	if (r < 0)
+		m->run_dest_failed = true;
+	return r;
+}
+
 /*
  * Step 2 for one chunk: flush the destination before the chunk's metadata
  * writes. The first chunk always flushes; a later one only if a
@@ -645,7 +659,7 @@ static int flush_dest_for_chunk(struct lc_meta *m, bool first_chunk, uint64_t *s
 	if (!first_chunk && seq == *seq_at_flush)
 		return 0;
 	*seq_at_flush = seq;
-	return lc_backend_flush(m->dest);
+	return flush_dest(m);
 #endif
 }
 
@@ -720,7 +734,7 @@ static int commit_run(struct lc_meta *m, bool clean)
 	 * the flag unchanged: only the destination flush, which is owed. */
 	if (clean == m->disk_clean &&
 	    lc_bitmap_find_next_set(&m->dirty[gen % LC_META_NR_SB_SLOTS], 0) >= m->sb.bitmap_blocks)
-		return lc_backend_flush(m->dest);
+		return flush_dest(m);
 
 	r = write_bitmap_copy(m, c, &wrote);
 	if (r < 0)
@@ -745,7 +759,7 @@ static int commit_run(struct lc_meta *m, bool clean)
 		return r;
 #ifdef LC_META_MUTATE_REVERSED_COMMIT
 	/* Mutant for the crash-consistency test only: destination last. */
-	r = lc_backend_flush(m->dest);
+	r = flush_dest(m);
 	if (r < 0)
 		return r;
 #endif
@@ -788,11 +802,14 @@ int lc_meta_commit(struct lc_meta *m)
 		n = ++m->commits_started;
 		clean = m->want_clean;
 		/* No lock during I/O: marks, lookups and new waiters go on. */
+		m->run_dest_failed = false;
 		pthread_mutex_unlock(&m->commit_lock);
 		r = commit_run(m, clean);
 		pthread_mutex_lock(&m->commit_lock);
 		if (r < 0) {
 			/* Never back: a failed flush may have lost data. */
+			atomic_store(&m->failed_device,
+				     m->run_dest_failed ? LC_META_DEV_DEST : LC_META_DEV_STORE);
 			atomic_store(&m->mode, LC_META_MODE_READ_ONLY);
 			m->failed_at = n;
 			m->fail_err = r;
@@ -910,6 +927,7 @@ int lc_meta_open(struct lc_backend *mdev, struct lc_backend *dest,
 	atomic_init(&m->nr_hydrated, lc_bitmap_count(&m->live));
 	atomic_init(&m->mark_seq, 0);
 	atomic_init(&m->mode, rdonly ? LC_META_MODE_READ_ONLY : LC_META_MODE_WRITE);
+	atomic_init(&m->failed_device, LC_META_DEV_NONE);
 	/* The other copy is stale: the next commit rewrites all of it. */
 	(void)lc_bitmap_set_range(&m->dirty[1 - chosen], 0, m->sb.bitmap_blocks);
 
@@ -1159,6 +1177,24 @@ void lc_meta_get_info(const struct lc_meta *m, struct lc_meta_info *ret_info)
 enum lc_meta_mode lc_meta_mode(const struct lc_meta *m)
 {
 	return (enum lc_meta_mode)atomic_load(&m->mode);
+}
+
+enum lc_meta_device lc_meta_failed_device(const struct lc_meta *m)
+{
+	return (enum lc_meta_device)atomic_load(&m->failed_device);
+}
+
+const char *lc_meta_device_name(enum lc_meta_device dev)
+{
+	switch (dev) {
+	case LC_META_DEV_NONE:
+		return "none";
+	case LC_META_DEV_DEST:
+		return "destination";
+	case LC_META_DEV_STORE:
+		return "metadata";
+	}
+	return "unknown";
 }
 
 /*

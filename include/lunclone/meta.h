@@ -106,6 +106,17 @@ const struct lc_bitmap *lc_meta_bitmap(const struct lc_meta *meta);
 void lc_meta_get_info(const struct lc_meta *meta, struct lc_meta_info *ret_info);
 enum lc_meta_mode lc_meta_mode(const struct lc_meta *meta);
 
+/* The device whose failure made a commit fail and the store read-only. */
+enum lc_meta_device {
+	LC_META_DEV_NONE,  /* no commit failed (also: opened read-only) */
+	LC_META_DEV_DEST,  /* the destination's flush (step 2 of a commit) */
+	LC_META_DEV_STORE, /* a write or flush of the store itself */
+};
+/* Which device turned the store read-only; NONE while no commit failed. */
+enum lc_meta_device lc_meta_failed_device(const struct lc_meta *meta);
+/* "none", "destination", "metadata": the names status shows. */
+const char *lc_meta_device_name(enum lc_meta_device dev);
+
 /*
  * Marks [first, first + nr) hydrated in core. The caller guarantees their
  * data writes have completed on the destination. Returns how many were newly

@@ -931,6 +931,7 @@ static void test_torn_superblock(void **state)
 		lc_volcache_inject(st.mdev, LC_VC_FLUSH, 0, 0, EIO, 1);
 		assert_int_equal(lc_meta_commit(m), -EIO);
 		assert_int_equal(lc_meta_mode(m), LC_META_MODE_READ_ONLY);
+		assert_int_equal(lc_meta_failed_device(m), LC_META_DEV_STORE);
 		copy = NULL;
 		assert_int_equal(lc_volcache_clone(st.mdev, &copy), 0);
 		lc_volcache_power_cut(copy, ks.kind ? keep_fn : NULL, &ks);
@@ -1303,9 +1304,13 @@ static void test_dest_flush_failure(void **state)
 	assert_non_null(before);
 	memcpy(before, lc_volcache_durable(st.mdev), size);
 
+	assert_int_equal(lc_meta_failed_device(m), LC_META_DEV_NONE);
 	lc_volcache_inject(st.dest, LC_VC_FLUSH, 0, 0, EIO, 1);
 	assert_int_equal(lc_meta_commit(m), -EIO);
 	assert_int_equal(lc_meta_mode(m), LC_META_MODE_READ_ONLY);
+	/* Status names the device that failed. */
+	assert_int_equal(lc_meta_failed_device(m), LC_META_DEV_DEST);
+	assert_string_equal(lc_meta_device_name(lc_meta_failed_device(m)), "destination");
 	/* Nothing reached the metadata device, not even its cache. */
 	assert_int_equal(lc_volcache_nr_pending(st.mdev), 0);
 	assert_memory_equal(lc_volcache_durable(st.mdev), before, size);
@@ -1342,8 +1347,12 @@ static void test_meta_write_failure(void **state)
 	lc_volcache_inject(st.mdev, LC_VC_WRITE, 0, 0, EIO, 1);
 	assert_int_equal(lc_meta_commit(m), -EIO);
 	assert_int_equal(lc_meta_mode(m), LC_META_MODE_READ_ONLY);
+	assert_int_equal(lc_meta_failed_device(m), LC_META_DEV_STORE);
+	assert_string_equal(lc_meta_device_name(lc_meta_failed_device(m)), "metadata");
 	assert_int_equal(lc_meta_set_hydrated(m, 2, 1), -EROFS);
 	assert_int_equal(lc_meta_commit(m), -EROFS);
+	/* Later refusals do not change who failed. */
+	assert_int_equal(lc_meta_failed_device(m), LC_META_DEV_STORE);
 	assert_int_equal(lc_meta_close(m), -EIO);
 	lc_volcache_power_cut(st.mdev, NULL, NULL);
 	m2 = open_ro(st.mdev, &err, NULL);
