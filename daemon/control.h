@@ -95,6 +95,17 @@ int lcd_ctl_parse_request(const char *buf, size_t len, struct lcd_ctl_request *r
 int lcd_ctl_execute(const struct lcd_config *cfg, const struct lcd_ctl_request *req,
 		    char **ret_reply);
 
+/*
+ * One session's status object (fields as above) from its device's status
+ * reply, which is split in place. Returns 0 and *ret_obj (caller puts it),
+ * -EPROTO when the reply is not a status (a field missing, a line without
+ * '=', a byte that is not printable ASCII), -ENOMEM. Exposed for the fuzzer.
+ * Never blocks.
+ */
+struct json_object;
+int lcd_ctl_session_from_reply(const struct lcd_session *s, char *reply,
+			       struct json_object **ret_obj);
+
 /* Logging of the daemon (luncloned.c): prio is an SD_* prefix. */
 typedef void lcd_ctl_log_fn(const char *prio, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -177,6 +177,12 @@ static int split_status(char *reply, const char *ret_values[HF_NR])
 {
 	char *line, *save = NULL;
 	unsigned seen = 0;
+	size_t len;
+
+	/* Printable ASCII lines only: what we pass on must be valid JSON text. */
+	for (const char *p = reply; *p; p++)
+		if (*p != '\n' && ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f))
+			return -EPROTO;
 
 	for (line = strtok_r(reply, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *eq = strchr(line, '=');
@@ -191,7 +197,14 @@ static int split_status(char *reply, const char *ret_values[HF_NR])
 			}
 		}
 	}
-	return (seen & ((1u << HF_REQUIRED_NR) - 1)) == (1u << HF_REQUIRED_NR) - 1 ? 0 : -EPROTO;
+	if ((seen & ((1u << HF_REQUIRED_NR) - 1)) != (1u << HF_REQUIRED_NR) - 1)
+		return -EPROTO;
+	/* A state is a word: a newer handler may add one, not anything. */
+	len = strlen(ret_values[HF_STATE]);
+	if (len == 0 || len > 32 ||
+	    strspn(ret_values[HF_STATE], "abcdefghijklmnopqrstuvwxyz-") != len)
+		return -EPROTO;
+	return 0;
 }
 
 /* Adds key: val to obj; val NULL is JSON null. false without memory. */
@@ -255,6 +268,22 @@ static struct json_object *json_source(const char *source, bool *ok)
 	return o;
 }
 
+/* "12" or "12.34": the handler's percent, passed on as written, so it must
+ * be a JSON number. */
+static bool decimal_ok(const char *s)
+{
+	size_t int_len = strspn(s, "0123456789"), frac_len;
+
+	if (int_len == 0 || int_len > 3)
+		return false;
+	if (s[int_len] == '\0')
+		return true;
+	if (s[int_len] != '.')
+		return false;
+	frac_len = strspn(s + int_len + 1, "0123456789");
+	return frac_len > 0 && frac_len <= 4 && s[int_len + 1 + frac_len] == '\0';
+}
+
 /*
  * One session's status object. values NULL: the device did not answer,
  * state and error say why.
@@ -299,7 +328,7 @@ static struct json_object *session_json(const struct lcd_session *s, const char 
 		ok = add(obj, "bytes_hydrated", NULL, ok);
 	}
 	ok = add(obj, "bytes_total", bytes_total ? json_new_u64_ok(bytes_total, &ok) : NULL, ok);
-	if (percent && (percent[0] >= '0' && percent[0] <= '9')) {
+	if (percent && decimal_ok(percent)) {
 		struct json_object *p = json_object_new_double_s(strtod(percent, NULL), percent);
 
 		ok = add(obj, "percent", p, ok && p);
@@ -332,6 +361,21 @@ static struct json_object *session_json(const struct lcd_session *s, const char 
 		return NULL;
 	}
 	return obj;
+}
+
+int lcd_ctl_session_from_reply(const struct lcd_session *s, char *reply,
+			       struct json_object **ret_obj)
+{
+	const char *values[HF_NR] = {NULL};
+	struct json_object *obj;
+
+	if (split_status(reply, values) < 0)
+		return -EPROTO;
+	obj = session_json(s, values, NULL, NULL);
+	if (!obj)
+		return -ENOMEM;
+	*ret_obj = obj;
+	return 0;
 }
 
 static int socket_path(const struct lcd_config *cfg, const char *name, char *buf, size_t size)
@@ -406,7 +450,6 @@ out:
 
 static struct json_object *session_status(const struct lcd_config *cfg, const struct lcd_session *s)
 {
-	const char *values[HF_NR] = {NULL};
 	char path[4096], reply[HANDLER_REPLY_MAX], error[512];
 	int r;
 
@@ -418,10 +461,13 @@ static struct json_object *session_status(const struct lcd_config *cfg, const st
 		(void)snprintf(error, sizeof(error), "the handler says: %.400s", reply + 7);
 		return session_json(s, NULL, "unreachable", error);
 	}
-	if (r == 0 && split_status(reply, values) < 0)
-		r = -EPROTO;
-	if (r == 0)
-		return session_json(s, values, NULL, NULL);
+	if (r == 0) {
+		struct json_object *obj = NULL;
+
+		r = lcd_ctl_session_from_reply(s, reply, &obj);
+		if (r == 0 || r == -ENOMEM)
+			return obj;
+	}
 	if (r == -EPROTO)
 		(void)snprintf(error, sizeof(error), "%s: unexpected status reply", path);
 	else

@@ -10,13 +10,14 @@
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
 #   SECONDS  per target, default 60 (CI's smoke form); the long form is e.g.
 #            scripts/fuzz.sh 3600
-#   TARGET   cfgstring status-request meta iscsi-url config (default: all)
+#   TARGET   cfgstring status-request meta iscsi-url config control-request
+#            (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(cfgstring status-request meta iscsi-url config)
+((${#targets[@]})) || targets=(cfgstring status-request meta iscsi-url config control-request)
 [[ $secs =~ ^[0-9]+$ && $secs -ge 1 ]] || { echo "fuzz.sh: SECONDS must be a positive number" >&2; exit 2; }
 command -v clang >/dev/null || { echo "fuzz.sh: clang is missing (scripts/install-deps.sh)" >&2; exit 1; }
 
