@@ -69,6 +69,8 @@ _Static_assert(LC_BACKEND_IDENT_MAX <= LC_META_SOURCE_ID_MAX, "identity fits the
 #define MODE_DEVSPEC_DPOFUA 0x10
 #define MODE_PC_CHANGEABLE 1
 #define ASC_WRITE_PROTECTED 0x2700
+/* SBC thin provisioning: a write that needs space the destination has not. */
+#define ASC_SPACE_ALLOC_FAILED_WP 0x2707
 /* SBC: READ CAPACITY(16) byte 14, WRITE SAME's UNMAP and ANCHOR bits, and the Logical
  * Block Provisioning VPD page (byte 5: LBPU, LBPWS, LBPWS10, LBPRZ=xx1b). */
 #define RC16_LBPME 0x80
@@ -181,10 +183,12 @@ static void copy_from_iov(uint8_t *dst, const struct iovec *iov, size_t iov_cnt,
 /*
  * The one place where -errno becomes SCSI status. Source or destination read
  * errors are MEDIUM ERROR / unrecovered read error (never zeros), write and
- * flush errors MEDIUM ERROR / write error, a clone that turned read-only
- * (metadata failure) DATA PROTECT / write protected, no memory TASK SET FULL
- * (the initiator retries), anything else HARDWARE ERROR / internal target
- * failure. Logs the first occurrence of each error.
+ * flush errors MEDIUM ERROR / write error, a full destination (a thin file
+ * whose file system is full, a quota) DATA PROTECT / space allocation failed
+ * write protect as a thin-provisioned LUN says it (SBC-4 4.7.3.7), a clone
+ * that turned read-only (metadata failure) DATA PROTECT / write protected, no
+ * memory TASK SET FULL (the initiator retries), anything else HARDWARE ERROR
+ * / internal target failure. Logs the first occurrence of each error.
  */
 static int to_tcmu_sts(struct clone_dev *cd, struct tcmur_cmd *cmd, enum io_kind kind, int r)
 {
@@ -203,11 +207,17 @@ static int to_tcmu_sts(struct clone_dev *cd, struct tcmur_cmd *cmd, enum io_kind
 			return TCMU_STS_PASSTHROUGH_ERR;
 		}
 		return TCMU_STS_WR_ERR;
+	case -ENOSPC:
+	case -EDQUOT:
+		if (kind != IO_READ && cmd && cmd->lib_cmd) {
+			(void)tcmu_sense_set_data(cmd->lib_cmd->sense_buf, DATA_PROTECT,
+						  ASC_SPACE_ALLOC_FAILED_WP);
+			return TCMU_STS_PASSTHROUGH_ERR;
+		}
+		return kind == IO_READ ? TCMU_STS_RD_ERR : TCMU_STS_WR_ERR;
 	case -EIO:
 	case -ENODATA:
 	case -EILSEQ:
-	case -ENOSPC:
-	case -EDQUOT:
 	case -ETIMEDOUT:
 	case -ENXIO:
 	case -ENODEV:
