@@ -90,6 +90,8 @@ struct clone_dev {
 	 * stays open until after the clone is closed. */
 	struct lc_backend *mdev;
 	struct lc_clone *clone;
+	/* The clone's store, owned by the clone: which device failed. */
+	struct lc_meta *meta;
 	struct hc_sock *sock;
 	/* The source as messages show it: the backend's uri, whose iscsi://
 	 * passwords are redacted (cfg.src may hold one). Owned. */
@@ -97,6 +99,8 @@ struct clone_dev {
 	/* Last error logged by the I/O path, so a failing device logs each
 	 * kind of failure once instead of once per command. */
 	atomic_int last_logged_err;
+	/* The switch to read-only was logged (once per open). */
+	atomic_bool read_only_logged;
 };
 
 enum io_kind {
@@ -190,10 +194,34 @@ static void copy_from_iov(uint8_t *dst, const struct iovec *iov, size_t iov_cnt,
  * memory TASK SET FULL (the initiator retries), anything else HARDWARE ERROR
  * / internal target failure. Logs the first occurrence of each error.
  */
+/*
+ * Once per open, when a failed commit has turned the clone read-only: which
+ * device failed, and what the admin does. The commit that failed may be the
+ * housekeeper's periodic one, which nobody logs: the first command to fail
+ * afterwards says it.
+ */
+static void log_read_only_once(struct clone_dev *cd)
+{
+	enum lc_meta_device dev = lc_meta_failed_device(cd->meta);
+	struct lc_clone_status st;
+	bool dest = dev == LC_META_DEV_DEST;
+
+	if (dev == LC_META_DEV_NONE || atomic_exchange(&cd->read_only_logged, true))
+		return;
+	lc_clone_get_status(cd->clone, &st);
+	tcmu_dev_err(cd->dev,
+		     "%s '%s': a commit failed (%s): the clone is read-only until the LUN is "
+		     "reopened after the device is repaired (handler_clone(8), FAILURES AND "
+		     "RECOVERY)\n",
+		     dest ? "destination" : "metadata store", dest ? cd->cfg.dst : cd->cfg.meta,
+		     st.last_error ? strerror(-st.last_error) : "unknown error");
+}
+
 static int to_tcmu_sts(struct clone_dev *cd, struct tcmur_cmd *cmd, enum io_kind kind, int r)
 {
 	if (r == 0)
 		return TCMU_STS_OK;
+	log_read_only_once(cd);
 	if (atomic_exchange(&cd->last_logged_err, r) != r)
 		tcmu_dev_err(cd->dev, "%s failed: %s (repeats of this error are not logged)\n",
 			     io_kind_names[kind], strerror(-r));
@@ -803,12 +831,14 @@ static int clone_open(struct tcmu_device *dev, bool reopen)
 			     err.msg[0] ? err.msg : strerror(-r));
 		goto out_free;
 	}
+	/* Borrowed from the clone, which frees it at close. */
+	cd->meta = meta;
 
 	if (cd->cfg.name[0])
 		(void)snprintf(name, sizeof(name), "%s", cd->cfg.name);
 	else
 		device_name(dev, name, sizeof(name));
-	r = hc_sock_start(HC_SOCK_DIR, name, cd->clone, &cd->sock, &err);
+	r = hc_sock_start(HC_SOCK_DIR, name, cd->clone, cd->meta, &cd->sock, &err);
 	if (r < 0) {
 		tcmu_dev_err(dev, "status socket: %s\n", err.msg);
 		goto out_free;
@@ -824,6 +854,7 @@ static int clone_open(struct tcmu_device *dev, bool reopen)
 	tcmu_dev_set_opt_unmap_gran(dev, unmap_gran, false);
 	tcmu_dev_set_unmap_gran_align(dev, unmap_gran);
 	atomic_init(&cd->last_logged_err, 0);
+	atomic_init(&cd->read_only_logged, false);
 	tcmu_dev_info(dev,
 		      "%s clone of '%s' onto '%s' (store '%s', %s): %" PRIu64 "/%" PRIu64
 		      " regions of %" PRIu32 " bytes hydrated, %u workers, socket '%s'\n",

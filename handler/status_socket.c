@@ -35,6 +35,7 @@
 
 #include <lunclone/clone.h>
 #include <lunclone/err.h>
+#include <lunclone/meta.h>
 
 #include "util/parse.h"
 
@@ -46,6 +47,7 @@
 
 struct hc_sock {
 	struct lc_clone *clone; /* not owned */
+	const struct lc_meta *meta; /* the clone's store, not owned; may be NULL */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int listen_fd;
 	int wake_rd, wake_wr; /* self-pipe: hc_sock_stop() -> thread */
@@ -154,6 +156,16 @@ int hc_sock_format_status(const struct lc_clone_status *st, char *buf, size_t si
 	return n;
 }
 
+int hc_sock_format_failed_device(const struct lc_meta *meta, char *buf, size_t size)
+{
+	enum lc_meta_device dev = meta ? lc_meta_failed_device(meta) : LC_META_DEV_NONE;
+	int n = snprintf(buf, size, "failed_device=%s\n", lc_meta_device_name(dev));
+
+	if (n < 0 || (size_t)n >= size)
+		return -ENOSPC;
+	return n;
+}
+
 /* ---- serving ---- */
 
 static int64_t now_ms(void)
@@ -245,6 +257,7 @@ static void execute(struct hc_sock *s, const char *line, size_t len, char *reply
 	struct lc_err err = {.msg = ""};
 	struct hc_sock_request req;
 	struct lc_clone_status st;
+	int n;
 
 	if (hc_sock_parse_request(line, len, &req, &err) < 0) {
 		(void)snprintf(reply, size, "error: %s\n", err.msg);
@@ -253,7 +266,8 @@ static void execute(struct hc_sock *s, const char *line, size_t len, char *reply
 	switch (req.verb) {
 	case HC_SOCK_STATUS:
 		lc_clone_get_status(s->clone, &st);
-		if (hc_sock_format_status(&st, reply, size) < 0)
+		n = hc_sock_format_status(&st, reply, size);
+		if (n < 0 || hc_sock_format_failed_device(s->meta, reply + n, size - (size_t)n) < 0)
 			(void)snprintf(reply, size, "error: status does not fit the reply\n");
 		return;
 	case HC_SOCK_PAUSE:
@@ -394,7 +408,7 @@ static int clear_stale(const char *path, const struct sockaddr_un *addr, struct 
 }
 
 int hc_sock_start(const char *dir, const char *name, struct lc_clone *clone,
-		  struct hc_sock **ret_sock, struct lc_err *err)
+		  const struct lc_meta *meta, struct hc_sock **ret_sock, struct lc_err *err)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	int pipefd[2];
@@ -405,6 +419,7 @@ int hc_sock_start(const char *dir, const char *name, struct lc_clone *clone,
 	if (!s)
 		return lc_err_set(err, -ENOMEM, "status socket: out of memory");
 	s->clone = clone;
+	s->meta = meta;
 	s->listen_fd = s->wake_rd = s->wake_wr = -1;
 	n = snprintf(s->path, sizeof(s->path), "%s/%s.sock", dir, name);
 	if (n < 0 || (size_t)n >= sizeof(s->path)) {

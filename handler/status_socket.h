@@ -25,6 +25,7 @@
 
 struct lc_clone;
 struct lc_clone_status;
+struct lc_meta;
 struct lc_err;
 struct hc_sock;
 
@@ -61,9 +62,18 @@ int hc_sock_parse_request(const char *line, size_t len, struct hc_sock_request *
  *     quarantined rate_limit last_error
  * (rate and rate_limit in bytes/s, rate_limit 0 = unlimited; eta in seconds
  * or "unknown"; percent with two decimals; last_error a negative errno or 0).
- * Returns the length written (< size), or -ENOSPC. Never blocks.
+ * Returns the length written (< size), or -ENOSPC. Never blocks. The server
+ * adds one last line, failed_device (hc_sock_format_failed_device()).
  */
 int hc_sock_format_status(const struct lc_clone_status *st, char *buf, size_t size);
+
+/*
+ * "failed_device=none|destination|metadata\n": the device whose failed
+ * commit made the clone read-only (lc_meta_failed_device()), none while
+ * none did; meta NULL says none. Returns the length written (< size), or
+ * -ENOSPC. Never blocks.
+ */
+int hc_sock_format_failed_device(const struct lc_meta *meta, char *buf, size_t size);
 
 /*
  * Creates dir (mode 0700, parents as needed; an existing one must be a
@@ -71,10 +81,11 @@ int hc_sock_format_status(const struct lc_clone_status *st, char *buf, size_t si
  * dir/<name>.sock (0600) and serves it from a new thread until
  * hc_sock_stop(). A stale socket from a dead process is replaced; a live one
  * is refused (-EADDRINUSE). Returns 0 and *ret_sock, or -errno with a message
- * in err. clone must outlive the socket. Blocks briefly.
+ * in err. clone, and meta (the clone's store, for failed_device; may be
+ * NULL), must outlive the socket. Blocks briefly.
  */
 int hc_sock_start(const char *dir, const char *name, struct lc_clone *clone,
-		  struct hc_sock **ret_sock, struct lc_err *err);
+		  const struct lc_meta *meta, struct hc_sock **ret_sock, struct lc_err *err);
 
 /* The path served (for messages). */
 const char *hc_sock_path(const struct hc_sock *sock);

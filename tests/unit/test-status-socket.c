@@ -5,7 +5,8 @@
  * and the server over a real UNIX socket in a scratch directory, driving a
  * clone over volcache devices: status, pause/resume/throttle taking effect,
  * errors for unknown verbs, a silent client not blocking shutdown, a live
- * socket refused and a stale one replaced, and the file modes.
+ * socket refused and a stale one replaced, and the file modes; a failed
+ * commit shows as state=read-only with the device that failed.
  */
 #include <errno.h>
 #include <poll.h>
@@ -211,7 +212,7 @@ static void test_server(void **state)
 
 	/* Parents created as needed. */
 	(void)snprintf(dir, sizeof(dir), "%s/run/lunclone", tmpdir);
-	assert_int_equal(hc_sock_start(dir, "vol1", f.clone, &sock, &err), 0);
+	assert_int_equal(hc_sock_start(dir, "vol1", f.clone, f.meta, &sock, &err), 0);
 	(void)snprintf(path, sizeof(path), "%s/vol1.sock", dir);
 	assert_string_equal(hc_sock_path(sock), path);
 	assert_int_equal(stat(dir, &stbuf), 0);
@@ -223,7 +224,7 @@ static void test_server(void **state)
 	reply = exchange(path, "status\n");
 	assert_non_null(strstr(reply, "state=paused\nregions_hydrated=0\nregions_total=64\n"
 				      "region_size=65536\npercent=0.00\n"));
-	assert_non_null(strstr(reply, "\nlast_error=0\n"));
+	assert_non_null(strstr(reply, "\nlast_error=0\nfailed_device=none\n"));
 
 	assert_string_equal(exchange(path, "throttle 7\n"), "ok\n");
 	lc_clone_get_status(f.clone, &st);
@@ -244,7 +245,7 @@ static void test_server(void **state)
 			    "error: throttle: 'x' is not a whole number of MiB/s\n");
 
 	/* The name is taken while the server lives. */
-	assert_int_equal(hc_sock_start(dir, "vol1", f.clone, &other, &err), -EADDRINUSE);
+	assert_int_equal(hc_sock_start(dir, "vol1", f.clone, f.meta, &other, &err), -EADDRINUSE);
 	assert_non_null(strstr(err.msg, "in use by a live process"));
 
 	/* A client that connects and says nothing does not hold up shutdown. */
@@ -274,7 +275,7 @@ static void test_server(void **state)
 		assert_int_equal(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
 		(void)close(fd);
 	}
-	assert_int_equal(hc_sock_start(dir, "vol1", f.clone, &sock, &err), 0);
+	assert_int_equal(hc_sock_start(dir, "vol1", f.clone, f.meta, &sock, &err), 0);
 	assert_non_null(strstr(exchange(path, "status\n"), "state=complete\n"));
 	hc_sock_stop(sock);
 
@@ -285,7 +286,7 @@ static void test_server(void **state)
 		assert_non_null(fp);
 		assert_int_equal(fclose(fp), 0);
 	}
-	assert_int_equal(hc_sock_start(dir, "vol1", f.clone, &sock, &err), -EEXIST);
+	assert_int_equal(hc_sock_start(dir, "vol1", f.clone, f.meta, &sock, &err), -EEXIST);
 	assert_non_null(strstr(err.msg, "not a socket"));
 	assert_int_equal(unlink(path), 0);
 
@@ -295,10 +296,48 @@ static void test_server(void **state)
 
 		memset(longname, 'n', sizeof(longname) - 1);
 		longname[sizeof(longname) - 1] = '\0';
-		assert_int_equal(hc_sock_start(dir, longname, f.clone, &sock, &err), -ENAMETOOLONG);
+		assert_int_equal(hc_sock_start(dir, longname, f.clone, f.meta, &sock, &err),
+				 -ENAMETOOLONG);
 	}
 
 	hc_sock_stop(NULL);
+	fixture_teardown(&f);
+}
+
+/* A commit that fails on the store turns the clone read-only, and status
+ * names the device: failed_device=metadata (the destination's failure is
+ * told apart in test-meta.c). */
+static void test_server_read_only(void **state)
+{
+	struct lc_clone_config cfg;
+	struct lc_err err = {.msg = ""};
+	struct hc_sock *sock;
+	struct fixture f;
+	char dir[64], path[96];
+	const char *reply;
+	static char buf[REGION];
+
+	lc_clone_config_default(&cfg);
+	cfg.start_paused = true;
+	cfg.commit_interval_ms = 0;
+	assert_int_equal(fixture_setup(&f, SIZE_BYTES, REGION, 0, &cfg), 0);
+	(void)snprintf(dir, sizeof(dir), "%s/run/ro", tmpdir);
+	assert_int_equal(hc_sock_start(dir, "vol2", f.clone, f.meta, &sock, &err), 0);
+	(void)snprintf(path, sizeof(path), "%s/vol2.sock", dir);
+
+	memset(buf, 0xa5, sizeof(buf));
+	assert_int_equal(lc_clone_write(f.clone, buf, sizeof(buf), 3 * REGION, 0), 0);
+	lc_volcache_inject(f.mdev, LC_VC_WRITE, 0, 0, EIO, -1);
+	assert_int_equal(lc_clone_flush(f.clone), -EIO);
+	reply = exchange(path, "status\n");
+	assert_non_null(strstr(reply, "state=read-only\n"));
+	assert_non_null(strstr(reply, "\nlast_error=-5\nfailed_device=metadata\n"));
+	/* Never back by itself, even when the device heals. */
+	lc_volcache_inject(f.mdev, LC_VC_WRITE, 0, 0, 0, 0);
+	assert_int_not_equal(lc_clone_flush(f.clone), 0);
+	assert_non_null(strstr(exchange(path, "status"), "state=read-only\n"));
+
+	hc_sock_stop(sock);
 	fixture_teardown(&f);
 }
 
@@ -309,6 +348,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_errors),
 	    cmocka_unit_test(test_format),
 	    cmocka_unit_test(test_server),
+	    cmocka_unit_test(test_server_read_only),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
