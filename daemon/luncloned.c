@@ -41,11 +41,16 @@
 #include "control.h"
 #include "errors.h"
 #include "lio_state.h"
+#include "netwatch.h"
 #include "plan.h"
 
 #define EXIT_INVALID 1
 #define EXIT_USAGE 2
 #define CONFIGFS_ROOT_DEFAULT "/sys/kernel/config/target"
+
+/* The host's addresses, for portals (luncloned(8) PORTALS); NULL when they
+ * cannot be watched: every address is then taken as present. */
+static struct lcd_netwatch *netwatch;
 
 static const char usage[] =
     "Usage: luncloned [--config FILE] [--configfs-root DIR] [--once] [--dry-run]\n"
@@ -125,7 +130,8 @@ static int check(const char *path)
 static int reconcile(const struct options *opt, const struct lcd_config *cfg)
 {
 	struct lcd_lio_state *cur = NULL;
-	struct lcd_errors errs = {0}, conflicts = {0};
+	struct lcd_errors errs = {0}, conflicts = {0}, pending = {0}, stranded = {0};
+	struct lcd_addr_pred addrs = {.has = lcd_netwatch_has_cb, .ctx = netwatch};
 	struct lcd_plan plan = {0};
 	char what[2048];
 	size_t done = 0;
@@ -136,12 +142,15 @@ static int reconcile(const struct options *opt, const struct lcd_config *cfg)
 		log_errors(SD_ERR, &errs);
 		goto out;
 	}
-	r = lcd_plan_make(cfg, cur, &plan, &conflicts);
+	r = lcd_plan_make_addrs(cfg, cur, netwatch ? &addrs : NULL, &plan, &conflicts, &pending,
+				&stranded);
 	if (r < 0) {
 		log_msg(SD_ERR, "planning: %s", strerror(-r));
 		goto out;
 	}
 	log_errors(SD_WARNING, &conflicts);
+	log_errors(SD_WARNING, &pending);
+	log_errors(SD_NOTICE, &stranded);
 	for (size_t i = 0; i < plan.nr; i++) {
 		lcd_op_describe(&plan.ops[i], what, sizeof(what));
 		log_msg(SD_INFO, "%s%s", opt->dry_run ? "would " : "", what);
@@ -160,6 +169,8 @@ static int reconcile(const struct options *opt, const struct lcd_config *cfg)
 out:
 	lcd_plan_clear(&plan);
 	lcd_errors_clear(&conflicts);
+	lcd_errors_clear(&pending);
+	lcd_errors_clear(&stranded);
 	lcd_errors_clear(&errs);
 	lcd_lio_state_free(cur);
 	return r;
@@ -230,6 +241,7 @@ static void reload(const struct options *opt, struct lcd_config **cfg)
 enum loop_fd {
 	LOOP_SIGNAL,
 	LOOP_CONTROL,
+	LOOP_NETWATCH,
 	LOOP_NR,
 };
 
@@ -293,6 +305,12 @@ static int serve(const struct options *opt)
 	if (lcd_ctl_open(opt->control_socket, log_msg, &ctl, msg, sizeof(msg)) < 0)
 		log_msg(SD_ERR, "%s; lunclonectl cannot reach this daemon, continuing without it",
 			msg);
+	r = lcd_netwatch_open(&netwatch);
+	if (r < 0)
+		log_msg(SD_WARNING,
+			"watching the host's addresses: %s; creating every portal as if its "
+			"address were there",
+			strerror(-r));
 	r = reconcile(opt, cfg);
 	if (r < 0) {
 		(void)sd_notify(0, "STATUS=Applying the configuration failed");
@@ -304,6 +322,8 @@ static int serve(const struct options *opt)
 	fds[LOOP_SIGNAL] = (struct pollfd){.fd = sfd, .events = POLLIN};
 	/* A negative fd is passed over by poll(). */
 	fds[LOOP_CONTROL] = (struct pollfd){.fd = ctl ? lcd_ctl_fd(ctl) : -1, .events = POLLIN};
+	fds[LOOP_NETWATCH] =
+	    (struct pollfd){.fd = netwatch ? lcd_netwatch_fd(netwatch) : -1, .events = POLLIN};
 	for (;;) {
 		if (poll(fds, LOOP_NR, -1) < 0) {
 			if (errno == EINTR)
@@ -324,10 +344,24 @@ static int serve(const struct options *opt)
 			ctl = NULL;
 			fds[LOOP_CONTROL].fd = -1;
 		}
+		if (fds[LOOP_NETWATCH].revents) {
+			bool changed = true; /* a failed dispatch may have changed the set */
+			int e = lcd_netwatch_dispatch(netwatch, &changed);
+
+			if (e < 0)
+				log_msg(SD_WARNING, "watching the host's addresses: %s; resyncing",
+					strerror(-e));
+			if (changed) {
+				log_msg(SD_NOTICE, "the host's addresses changed: reconciling");
+				(void)reconcile(opt, cfg);
+			}
+		}
 	}
 	if (r > 0)
 		r = 0;
 out:
+	lcd_netwatch_close(netwatch);
+	netwatch = NULL;
 	lcd_ctl_close(ctl);
 	lcd_config_free(cfg);
 	(void)close(sfd);
@@ -404,7 +438,14 @@ int main(int argc, char **argv)
 		return serve(&opt);
 	if (load(&opt, &cfg) < 0)
 		return EXIT_INVALID;
+	r = lcd_netwatch_open(&netwatch);
+	if (r < 0)
+		log_msg(SD_WARNING,
+			"watching the host's addresses: %s; creating every portal as if its "
+			"address were there",
+			strerror(-r));
 	r = reconcile(&opt, cfg);
+	lcd_netwatch_close(netwatch);
 	lcd_config_free(cfg);
 	return r == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
