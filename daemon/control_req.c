@@ -469,9 +469,9 @@ static struct json_object *session_status(const struct lcd_config *cfg, const st
 			return obj;
 	}
 	if (r == -EPROTO)
-		(void)snprintf(error, sizeof(error), "%s: unexpected status reply", path);
+		(void)snprintf(error, sizeof(error), "%.300s: unexpected status reply", path);
 	else
-		(void)snprintf(error, sizeof(error), "%s: %s", path, strerror(-r));
+		(void)snprintf(error, sizeof(error), "%.300s: %.150s", path, strerror(-r));
 	return session_json(s, NULL, not_running(r) ? "not running" : "unreachable", error);
 }
 
