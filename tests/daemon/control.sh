@@ -21,8 +21,9 @@
 #     reply or a close, and the daemon keeps answering;
 #   - SIGHUP still reloads, SIGTERM removes the socket.
 # Usage: control.sh LUNCLONED LUNCLONECTL FAKE_HANDLER
-# With VALGRIND set (a command line), the daemon runs under it and must
-# report no error.
+# With VALGRIND set (a command line, e.g. "valgrind -q --error-exitcode=99
+# --leak-check=full"), the daemon and most lunclonectl runs go under it and
+# must report no error.
 set -euo pipefail
 luncloned=${1:?usage: control.sh LUNCLONED LUNCLONECTL FAKE_HANDLER}
 ctl=${2:?usage: control.sh LUNCLONED LUNCLONECTL FAKE_HANDLER}
@@ -51,6 +52,8 @@ run() {
 	"$@" >"$tmp/out" 2>&1 || rc=$?
 	[ "$rc" -eq "$want" ] || fail "$what: exit $rc, expected $want"
 }
+# shellcheck disable=SC2086
+lctl() { ${VALGRIND:-} "$ctl" "$@"; }
 expect() { grep -qF -- "$1" "$tmp/out" || fail "$2: no '$1' in the output"; }
 
 mkdir -p "$tmp/root/core" "$tmp/root/iscsi" "$tmp/dev" "$tmp/run"
@@ -72,7 +75,7 @@ EOF
 sock=$tmp/run/luncloned.sock
 
 # No daemon yet.
-run 1 "no daemon" -- "$ctl" --socket "$sock" status
+run 1 "no daemon" -- lctl --socket "$sock" status
 expect "lunclonectl: cannot connect to $sock: No such file or directory (is luncloned running?)" \
 	"no daemon"
 
@@ -94,7 +97,7 @@ for _ in $(seq 300); do [ -S "$sock" ] && break; sleep 0.1; done
 for _ in $(seq 300); do grep -qF "operations planned" "$tmp/daemon.log" && break; sleep 0.1; done
 
 # status: all, one, JSON.
-run 0 "status" -- "$ctl" --socket "$sock" status
+run 0 "status" -- lctl --socket "$sock" status
 expect "NAME" "status: header"
 grep -qE '^vol1 +hydrating +\[####\.+\] +20\.00% +2\.0 MiB/10\.0 MiB +4\.0 MiB/s' "$tmp/out" ||
 	fail "status: vol1's row"
@@ -102,10 +105,10 @@ grep -qE '^vol2 +not running +- ' "$tmp/out" || fail "status: vol2's row"
 expect "vol2: $tmp/dev/vol2.sock: No such file or directory" "status: vol2's reason"
 grep -qE '^bad +unreachable ' "$tmp/out" || fail "status: a refusing device"
 expect "bad: the handler says: fake failure" "status: the device's refusal"
-run 0 "status NAME" -- "$ctl" --socket "$sock" status vol2
+run 0 "status NAME" -- lctl --socket "$sock" status vol2
 grep -q '^vol1' "$tmp/out" && fail "status vol2 shows vol1"
 expect "vol2" "status NAME"
-run 0 "status --json" -- "$ctl" --socket "$sock" status vol1 --json
+run 0 "status --json" -- lctl --socket "$sock" status vol1 --json
 python3 - "$tmp/out" <<'PY' || fail "status --json: fields"
 import json, sys
 top = json.load(open(sys.argv[1]))
@@ -121,42 +124,42 @@ assert s["region_size"] == 1 << 20 and s["bytes_hydrated"] == 4 << 20
 assert s["bytes_total"] == 10 << 20 and s["percent"] == 40.0
 assert s["rate_limit_config"] == 50 << 20 and s["error"] is None
 PY
-run 1 "status of an unknown session" -- "$ctl" --socket "$sock" status nope
+run 1 "status of an unknown session" -- lctl --socket "$sock" status nope
 expect "lunclonectl: unknown session 'nope'" "unknown session"
 
 # pause, resume, throttle.
-run 0 "pause" -- "$ctl" --socket "$sock" pause vol1
-run 0 "status after pause" -- "$ctl" --socket "$sock" status vol1 --json
+run 0 "pause" -- lctl --socket "$sock" pause vol1
+run 0 "status after pause" -- lctl --socket "$sock" status vol1 --json
 grep -qF '"state": "paused"' "$tmp/out" || fail "pause: not paused"
 grep -qF '"paused": true' "$tmp/out" || fail "pause: paused false"
-run 0 "throttle" -- "$ctl" --socket "$sock" throttle vol1 7
-run 0 "status after throttle" -- "$ctl" --socket "$sock" status vol1 --json
+run 0 "throttle" -- lctl --socket "$sock" throttle vol1 7
+run 0 "status after throttle" -- lctl --socket "$sock" status vol1 --json
 grep -qF "\"rate_limit\": $((7 << 20))," "$tmp/out" || fail "throttle: rate_limit"
-run 0 "resume" -- "$ctl" --socket "$sock" resume vol1
-run 0 "throttle 0" -- "$ctl" --socket "$sock" throttle vol1 0
+run 0 "resume" -- lctl --socket "$sock" resume vol1
+run 0 "throttle 0" -- lctl --socket "$sock" throttle vol1 0
 for verb in "vol1 pause" "vol1 throttle 7" "vol1 resume" "vol1 throttle 0"; do
 	grep -qx "$verb" "$tmp/handler.log" || fail "the device did not get '$verb'"
 done
 grep -qF "control: throttle 'vol1' 7 MiB/s: ok" "$tmp/daemon.log" || fail "throttle not logged"
-run 1 "pause, not running" -- "$ctl" --socket "$sock" pause vol2
+run 1 "pause, not running" -- lctl --socket "$sock" pause vol2
 expect "lunclonectl: session 'vol2' is not running ($tmp/dev/vol2.sock: No such file or directory)" \
 	"pause, not running"
-run 1 "throttle, refused by the device" -- "$ctl" --socket "$sock" throttle bad 5
+run 1 "throttle, refused by the device" -- lctl --socket "$sock" throttle bad 5
 expect "lunclonectl: session 'bad': the handler says: fake failure" "device refusal"
-run 1 "resume an unknown session" -- "$ctl" --socket "$sock" resume nope
+run 1 "resume an unknown session" -- lctl --socket "$sock" resume nope
 expect "unknown session 'nope'" "resume unknown"
 
 # Usage.
-run 2 "no command" -- "$ctl" --socket "$sock"
-run 2 "unknown command" -- "$ctl" --socket "$sock" frob
-run 2 "pause without a name" -- "$ctl" --socket "$sock" pause
-run 2 "throttle without a rate" -- "$ctl" --socket "$sock" throttle vol1
-run 2 "throttle, bad rate" -- "$ctl" --socket "$sock" throttle vol1 fast
-run 2 "bad name" -- "$ctl" --socket "$sock" pause ../etc
-run 2 "--json with pause" -- "$ctl" --socket "$sock" pause vol1 --json
-run 2 "--interval without --watch" -- "$ctl" --socket "$sock" status --interval 500
-run 2 "--interval out of range" -- "$ctl" --socket "$sock" status --watch --interval 5
-run 0 "--help" -- "$ctl" --help
+run 2 "no command" -- lctl --socket "$sock"
+run 2 "unknown command" -- lctl --socket "$sock" frob
+run 2 "pause without a name" -- lctl --socket "$sock" pause
+run 2 "throttle without a rate" -- lctl --socket "$sock" throttle vol1
+run 2 "throttle, bad rate" -- lctl --socket "$sock" throttle vol1 fast
+run 2 "bad name" -- lctl --socket "$sock" pause ../etc
+run 2 "--json with pause" -- lctl --socket "$sock" pause vol1 --json
+run 2 "--interval without --watch" -- lctl --socket "$sock" status --interval 500
+run 2 "--interval out of range" -- lctl --socket "$sock" status --watch --interval 5
+run 0 "--help" -- lctl --help
 expect "Usage: lunclonectl" "--help"
 
 # --watch to the end (stdout is not a terminal: one table per change).
@@ -230,18 +233,18 @@ idle.close()
 alive()
 PY
 grep -qF "request too long, refused" "$tmp/daemon.log" || fail "oversized request not logged"
-run 0 "status after the hostile requests" -- "$ctl" --socket "$sock" status vol1
+run 0 "status after the hostile requests" -- lctl --socket "$sock" status vol1
 
 # SIGHUP with the control socket open; SIGTERM removes it.
 kill -HUP "$daemon"
 for _ in $(seq 100); do [ "$(grep -c "operations planned" "$tmp/daemon.log")" -ge 2 ] && break; sleep 0.1; done
 [ "$(grep -c "operations planned" "$tmp/daemon.log")" -ge 2 ] || fail "SIGHUP: no second reconcile"
-run 0 "status after SIGHUP" -- "$ctl" --socket "$sock" status
+run 0 "status after SIGHUP" -- lctl --socket "$sock" status
 kill -TERM "$daemon"
 rc=0
 wait "$daemon" || rc=$?
 [ "$rc" -eq 0 ] || fail "daemon: exit $rc on SIGTERM"
 [ ! -e "$sock" ] || fail "the socket outlived the daemon"
-run 1 "daemon gone" -- "$ctl" --socket "$sock" status
+run 1 "daemon gone" -- lctl --socket "$sock" status
 expect "is luncloned running?" "daemon gone"
 echo "control.sh: ok"
