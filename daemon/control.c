@@ -309,6 +309,9 @@ int lcd_ctl_serve(struct lcd_ctl *ctl, const struct lcd_config *cfg)
 				return 0;
 			if (r == -EMFILE || r == -ENFILE || r == -ENOBUFS || r == -ENOMEM) {
 				ctl->log(SD_WARNING, "control: accept: %s, ignoring", strerror(-r));
+				/* The client stays in the backlog and poll() says so
+				 * again at once: don't spin. */
+				(void)poll(NULL, 0, 100);
 				return 0;
 			}
 			ctl->log(SD_ERR, "control: accept on '%s': %s", ctl->path, strerror(-r));
