@@ -48,8 +48,8 @@ static int fail(char *msg, size_t msg_size, int r, const char *fmt, ...)
 	return r;
 }
 
-/* The socket's directory: ours (root's, or the effective user's in tests),
- * 0700. */
+/* The socket's directory: created 0700, or an existing one that is root's
+ * (or the effective user's, in tests) and closed to others. */
 static int prepare_dir(const char *path, char *msg, size_t msg_size)
 {
 	char dir[PATH_MAX], *slash;
@@ -58,9 +58,7 @@ static int prepare_dir(const char *path, char *msg, size_t msg_size)
 	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
 		return fail(msg, msg_size, -ENAMETOOLONG, "'%s'", path);
 	slash = strrchr(dir, '/');
-	if (!slash)
-		(void)snprintf(dir, sizeof(dir), ".");
-	else if (slash == dir)
+	if (slash == dir)
 		dir[1] = '\0';
 	else
 		*slash = '\0';
@@ -73,8 +71,12 @@ static int prepare_dir(const char *path, char *msg, size_t msg_size)
 	if (st.st_uid != 0 && st.st_uid != geteuid())
 		return fail(msg, msg_size, -EPERM,
 			    "directory '%s' belongs to another user, refusing it", dir);
-	if ((st.st_mode & 07777) != 0700 && chmod(dir, 0700) < 0)
-		return fail(msg, msg_size, -errno, "chmod 0700 '%s'", dir);
+	/* Never chmod an existing directory: it may be /run or /tmp. */
+	if (st.st_mode & 0077)
+		return fail(msg, msg_size, -EPERM,
+			    "directory '%s' is open to others (mode %04o), refusing it: give the "
+			    "socket a directory of mode 0700",
+			    dir, (unsigned)(st.st_mode & 07777));
 	return 0;
 }
 
@@ -114,6 +116,8 @@ int lcd_ctl_open(const char *path, lcd_ctl_log_fn *log, struct lcd_ctl **ret_ctl
 
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return fail(msg, msg_size, -ENAMETOOLONG, "'%s'", path);
+	if (path[0] != '/')
+		return fail(msg, msg_size, -EINVAL, "'%s': not an absolute path", path);
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	r = prepare_dir(path, msg, msg_size);
 	if (r < 0)

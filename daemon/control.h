@@ -4,7 +4,8 @@
  *
  * A UNIX stream socket, /run/lunclone/luncloned.sock by default. Its
  * directory is created with mode 0700 (an existing one must belong to root
- * and is tightened to 0700), the socket has mode 0600, and every connection's
+ * and be closed to others: it is never chmod'ed, it may be /run), the
+ * socket has mode 0600, and every connection's
  * peer must be uid 0 (SO_PEERCRED; defence in depth): only root gets in.
  *
  * Protocol (docs/lunclonectl.8), one exchange per connection, as the
@@ -113,9 +114,9 @@ typedef void lcd_ctl_log_fn(const char *prio, const char *fmt, ...)
 struct lcd_ctl;
 
 /*
- * Creates path's directory if needed (mode 0700; an existing one must be a
- * directory owned by root, or by the effective uid, and is tightened to
- * 0700), replaces a stale socket file (one nobody answers on; a live one is
+ * path must be absolute. Creates its directory if needed (mode 0700; an
+ * existing one must be a directory owned by root, or by the effective uid,
+ * with no access for group and others: -EPERM otherwise), replaces a stale socket file (one nobody answers on; a live one is
  * -EADDRINUSE), binds and listens (mode 0600). Returns 0 and *ret_ctl, or
  * -errno with a line in msg. log is how serving reports. Blocks briefly.
  */

@@ -4,7 +4,8 @@
 # the devices' status sockets in a temporary directory, and the devices are
 # stand-ins (fake_handler.py, speaking handler_clone(8)'s protocol).
 # Asserts:
-#   - the socket's directory is 0700 and the socket 0600;
+#   - the socket's directory is 0700 and the socket 0600; a directory open
+#     to others is refused (and the daemon runs on without the socket);
 #   - status: every configured session, the running one with its progress,
 #     the other "not running" with the reason; status NAME; --json fields;
 #     an iscsi:// password never shown (unit test: test-control.c);
@@ -56,11 +57,11 @@ run() {
 lctl() { ${VALGRIND:-} "$ctl" "$@"; }
 expect() { grep -qF -- "$1" "$tmp/out" || fail "$2: no '$1' in the output"; }
 
-mkdir -p "$tmp/root/core" "$tmp/root/iscsi" "$tmp/dev" "$tmp/run"
+mkdir -p "$tmp/root/core" "$tmp/root/iscsi" "$tmp/dev" "$tmp/loose"
 # Others may pass through $tmp: what keeps them out must be the daemon's
-# modes (it tightens run/).
+# modes (it creates run/).
 chmod 0711 "$tmp"
-chmod 0755 "$tmp/run"
+chmod 0755 "$tmp/loose"
 truncate -s 10M "$tmp/src1.img" "$tmp/dst1.img" "$tmp/src2.img" "$tmp/dst2.img" \
 	"$tmp/src3.img" "$tmp/dst3.img"
 cat >"$tmp/cfg.json" <<EOF
@@ -73,6 +74,21 @@ cat >"$tmp/cfg.json" <<EOF
     "metadata": "$tmp/bad.meta" } ] }
 EOF
 sock=$tmp/run/luncloned.sock
+
+# A directory open to others: no control socket, the daemon goes on.
+${VALGRIND:-} "$luncloned" --dry-run --config "$tmp/cfg.json" --configfs-root "$tmp/root" \
+	--control-socket "$tmp/loose/luncloned.sock" 2>"$tmp/loose.log" &
+loose=$!
+pids+=("$loose")
+for _ in $(seq 300); do grep -qF "operations planned" "$tmp/loose.log" && break; sleep 0.1; done
+grep -qF "directory '$tmp/loose' is open to others (mode 0755), refusing it" "$tmp/loose.log" ||
+	fail "loose directory: not refused"
+grep -qF "lunclonectl cannot reach this daemon, continuing without it" "$tmp/loose.log" ||
+	fail "loose directory: not said"
+[ ! -e "$tmp/loose/luncloned.sock" ] || fail "loose directory: socket made"
+[ "$(stat -c %a "$tmp/loose")" = 755 ] || fail "loose directory: mode changed"
+kill -TERM "$loose"
+wait "$loose" || fail "loose directory: daemon exit $?"
 
 # No daemon yet.
 run 1 "no daemon" -- lctl --socket "$sock" status

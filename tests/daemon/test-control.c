@@ -446,6 +446,9 @@ static void test_socket(void **state)
 	assert_int_equal(lcd_ctl_open(path, test_log, &ctl2, msg, sizeof(msg)), -EADDRINUSE);
 	assert_non_null(strstr(msg, "served by a running process"));
 
+	/* A relative path is refused. */
+	assert_int_equal(lcd_ctl_open("ctl.sock", test_log, &ctl2, msg, sizeof(msg)), -EINVAL);
+
 	/* Nothing waiting: returns at once. */
 	assert_int_equal(lcd_ctl_serve(ctl, cfg), 0);
 
@@ -474,8 +477,7 @@ static void test_socket(void **state)
 	lcd_ctl_close(ctl);
 	assert_int_equal(stat(path, &st), -1);
 
-	/* A stale socket (its server gone) is replaced; a loose directory is
-	 * tightened. */
+	/* A stale socket (its server gone) is replaced. */
 	{
 		struct sockaddr_un sa = {.sun_family = AF_UNIX};
 		int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -485,11 +487,16 @@ static void test_socket(void **state)
 		assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
 		(void)close(s);
 	}
-	assert_int_equal(chmod(dir, 0755), 0);
 	assert_int_equal(lcd_ctl_open(path, test_log, &ctl, msg, sizeof(msg)), 0);
-	assert_int_equal(stat(dir, &st), 0);
-	assert_int_equal(st.st_mode & 07777, 0700);
 	lcd_ctl_close(ctl);
+
+	/* A directory open to others is refused, and left as it is. */
+	assert_int_equal(chmod(dir, 0755), 0);
+	assert_int_equal(lcd_ctl_open(path, test_log, &ctl, msg, sizeof(msg)), -EPERM);
+	assert_non_null(strstr(msg, "open to others (mode 0755)"));
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0755);
+	assert_int_equal(chmod(dir, 0700), 0);
 	lcd_ctl_close(NULL);
 
 	/* Something else at the path is not removed. */
