@@ -116,8 +116,9 @@ struct lcd_ctl;
 /*
  * path must be absolute. Creates its directory if needed (mode 0700; an
  * existing one must be a directory owned by root, or by the effective uid,
- * with no access for group and others: -EPERM otherwise), replaces a stale socket file (one nobody answers on; a live one is
- * -EADDRINUSE), binds and listens (mode 0600). Returns 0 and *ret_ctl, or
+ * with no access for group and others: -EPERM otherwise), replaces a stale
+ * socket file (one nobody answers on; a live one is -EADDRINUSE), binds and
+ * listens (mode 0600). Returns 0 and *ret_ctl, or
  * -errno with a line in msg. log is how serving reports. Blocks briefly.
  */
 int lcd_ctl_open(const char *path, lcd_ctl_log_fn *log, struct lcd_ctl **ret_ctl, char *msg,
