@@ -5,7 +5,9 @@
  * Opens source (read-only), destination and store (formatting it first with
  * --format when it holds no valid store), hands them to lc_clone_open() and
  * waits for the end state: COMPLETE (exit 0), DEGRADED (regions quarantined
- * after source read errors) or READ_ONLY (the store failed) (exit 1).
+ * after source read errors) or READ_ONLY (the store failed) (exit 1). A
+ * source that cannot be reached is no end: hydration waits for it (said once
+ * on stderr, and once more when it is back) until it answers or a signal.
  *
  * The main thread loops on lc_clone_wait() with a short timeout, drawing a
  * progress line on stderr when it is a terminal. SIGINT and SIGTERM are
@@ -96,9 +98,10 @@ static void draw_progress(const struct lc_clone_status *st)
 	if (pct > 99.9 && st->nr_hydrated < st->nr_regions)
 		pct = 99.9;
 	format_duration(eta, sizeof(eta), st->eta_seconds);
-	fprintf(stderr, "\r%5.1f%%  %llu/%llu regions  %.1f MiB/s  ETA %s\033[K", pct,
+	fprintf(stderr, "\r%5.1f%%  %llu/%llu regions  %.1f MiB/s  ETA %s%s\033[K", pct,
 		(unsigned long long)st->nr_hydrated, (unsigned long long)st->nr_regions,
-		(double)st->rate_bytes / MIB, eta);
+		(double)st->rate_bytes / MIB, eta,
+		st->state == LC_CLONE_WAITING_SOURCE ? "  waiting for the source" : "");
 	(void)fflush(stderr);
 }
 
@@ -145,6 +148,30 @@ static void report_stop(const char *verb, const struct hydrate_args *a, const ch
 		   lc_clone_state_name(st->state), (unsigned long long)st->nr_hydrated,
 		   (unsigned long long)st->nr_regions,
 		   strerror(st->last_error ? -st->last_error : (r < 0 ? -r : EIO)));
+}
+
+struct source_notice {
+	const char *verb;
+	const char *src_uri; /* redacted */
+	bool progress;	     /* a progress line is on stderr: end it first */
+};
+
+/* on_source_change, from a hydration thread: one message per change. */
+static void note_source_change(void *opaque, struct lc_backend *src, bool reachable, int err)
+{
+	const struct source_notice *n = opaque;
+	struct lc_backend_iscsi_stats stats;
+
+	if (n->progress)
+		fputc('\n', stderr);
+	if (reachable)
+		cli_errorf(n->verb, n->src_uri, "source reachable again, hydration resumed");
+	else
+		cli_errorf(n->verb, n->src_uri,
+			   "source unreachable, hydration waits for it (retrying; ^C stops): %s",
+			   lc_backend_iscsi_get_stats(src, &stats) == 0 && stats.last_error[0]
+			       ? stats.last_error
+			       : strerror(-err));
 }
 
 static int get_src_stats(struct lc_backend *src, void *opaque)
@@ -222,6 +249,8 @@ static int run(const char *verb, const struct hydrate_args *a)
 	bool have_src_stats = false;
 	char src_uri[512];
 	struct lc_clone_status st;
+	struct lc_clone_config cfg = a->cfg;
+	struct source_notice notice = {.verb = verb, .src_uri = src_uri, .progress = a->progress};
 	struct lc_clone *clone;
 	struct lc_meta *meta;
 	uint64_t start_ns, elapsed_ns;
@@ -250,8 +279,10 @@ static int run(const char *verb, const struct hydrate_args *a)
 	/* The source's name for messages, redacted by the backend (iscsi). */
 	(void)snprintf(src_uri, sizeof(src_uri), "%s", src->uri);
 	start_ns = lc_now_ns();
+	cfg.on_source_change = note_source_change;
+	cfg.on_source_change_opaque = &notice;
 	/* Takes src, dst and meta, also when it fails. */
-	r = lc_clone_open(src, dst, meta, &a->cfg, &clone, &err);
+	r = lc_clone_open(src, dst, meta, &cfg, &clone, &err);
 	if (r < 0) {
 		cli_error(verb, a->dest_path, r, &err);
 		goto out_close_mdev;

@@ -739,6 +739,31 @@ static int open_backend(struct clone_dev *cd, const char *role, const char *path
 	return r;
 }
 
+/*
+ * The clone's on_source_change: hydration found the source unreachable and
+ * waits for it, or found it back. Logged here, once per change (the library
+ * calls this once per change; repeats of read errors are not logged).
+ */
+static void log_source_change(void *opaque, struct lc_backend *src, bool reachable, int err)
+{
+	struct clone_dev *cd = opaque;
+	struct lc_backend_iscsi_stats stats;
+
+	if (reachable) {
+		tcmu_dev_info(cd->dev, "source '%s': reachable again, hydration resumed\n",
+			      cd->src_name);
+		return;
+	}
+	if (lc_backend_iscsi_get_stats(src, &stats) == 0 && stats.last_error[0] != '\0')
+		tcmu_dev_warn(cd->dev,
+			      "source '%s': unreachable, hydration waits for it and retries: %s\n",
+			      cd->src_name, stats.last_error);
+	else
+		tcmu_dev_warn(cd->dev,
+			      "source '%s': unreachable, hydration waits for it and retries: %s\n",
+			      cd->src_name, strerror(-err));
+}
+
 static void clone_dev_free(struct clone_dev *cd)
 {
 	int r;
@@ -824,6 +849,8 @@ static int clone_open(struct tcmu_device *dev, bool reopen)
 		goto out_close_backends;
 	lc_meta_get_info(meta, &info);
 
+	cd->cfg.clone.on_source_change = log_source_change;
+	cd->cfg.clone.on_source_change_opaque = cd;
 	/* Takes src, dst and meta, also when it fails. */
 	r = lc_clone_open(src, dst, meta, &cd->cfg.clone, &cd->clone, &err);
 	if (r < 0) {

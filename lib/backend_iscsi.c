@@ -59,9 +59,11 @@
  * again every chunk that had not completed with GOOD status; UNIT ATTENTION,
  * NOT READY, BUSY and TASK SET FULL are retried the same way on the same
  * connection. All of it is bounded by the call's deadline, now + timeout
- * (URI option, default 30 s): past it the call fails with -ETIMEDOUT. Other
- * CHECK CONDITIONs (medium error...) and a short transfer fail with -EIO at
- * once: the caller (hydration) has its own retry and quarantine policy.
+ * (URI option, default 30 s): past it the call fails with -ETIMEDOUT, which
+ * backend.h defines as "unreachable": hydration then waits for the target
+ * and probes it, quarantining nothing (lib/hydrate.c). Other CHECK
+ * CONDITIONs (medium error...) and a short transfer fail with -EIO at once:
+ * the target answered; hydration retries and quarantines such regions.
  * Once logins have failed for a whole timeout, a call tries once and fails
  * at once instead of waiting again (see reconnect()), until a login works. A
  * read returns 0 only when every chunk came back GOOD and complete.
@@ -164,6 +166,30 @@ static void record_error(struct iscsi_backend *ib, const char *why)
 	/* "wrong LUN" explains every later failure: keep it. */
 	if (!ib->last_error_final)
 		(void)snprintf(ib->last_error, sizeof(ib->last_error), "%s", why);
+	pthread_mutex_unlock(&ib->stats_lock);
+}
+
+/* A read gave up: say so, keeping the failure that made it wait (the
+ * reason an admin needs: "connect: Connection refused"...). */
+static void record_timeout(struct iscsi_backend *ib)
+{
+	static const char prefix[] = "read gave up after the timeout";
+	char cause[WHY_LEN];
+	size_t len;
+	int n;
+
+	pthread_mutex_lock(&ib->stats_lock);
+	if (!ib->last_error_final && strncmp(ib->last_error, prefix, sizeof(prefix) - 1) != 0) {
+		memcpy(cause, ib->last_error, sizeof(cause));
+		n = snprintf(ib->last_error, sizeof(ib->last_error), "%s (%u s)%s", prefix,
+			     ib->url.timeout_s, cause[0] ? ": " : "");
+		if (n > 0 && (size_t)n < sizeof(ib->last_error)) {
+			/* As much of the cause as fits. */
+			len = strnlen(cause, sizeof(ib->last_error) - (size_t)n - 1);
+			memcpy(ib->last_error + n, cause, len);
+			ib->last_error[(size_t)n + len] = '\0';
+		}
+	}
 	pthread_mutex_unlock(&ib->stats_lock);
 }
 
@@ -593,10 +619,10 @@ out_drop:
 /*
  * Logs c in again, with backoff, until the deadline. Once the target has
  * been unreachable for a whole timeout (every login failing since
- * down_since_ns), a call makes one attempt only and fails at once: a caller
- * that reads many regions (hydration, which retries and quarantines each)
- * would otherwise wait a full timeout per region. The first login that
- * succeeds ends that.
+ * down_since_ns), a call makes one attempt only and fails at once: the
+ * target is known to be away, so hydration's probes (which have their own
+ * backoff, lib/hydrate.c) and each user read need not wait a full timeout
+ * again. The first login that succeeds ends that.
  */
 static int reconnect(struct iscsi_backend *ib, struct iscsi_conn *c, uint64_t deadline_ns,
 		     unsigned *backoff_ms)
@@ -829,9 +855,7 @@ out_fail:
 	drop_op(ib, c, op);
 	if (r == -ETIMEDOUT) {
 		atomic_fetch_add(&ib->nr_timeouts, 1);
-		(void)snprintf(why, WHY_LEN, "read gave up after the %u s timeout",
-			       ib->url.timeout_s);
-		record_error(ib, why);
+		record_timeout(ib);
 	}
 	return r;
 }

@@ -3,11 +3,12 @@
  * Clone lifecycle and control: open/close, flush and FUA, periodic commits,
  * completion, status, pause/resume/throttle.
  *
- * States: HYDRATING <-> PAUSED; DEGRADED when only quarantined regions are
- * left; COMPLETE once every region is hydrated AND that is committed (then
- * the source is closed and I/O bypasses the bitmap); READ_ONLY when the
- * metadata failed (or was opened read-only): reads work, writes that need a
- * new mark and flushes fail.
+ * States: HYDRATING <-> PAUSED; WAITING_SOURCE while the source cannot be
+ * reached (hydrate.c waits for it and comes back by itself); DEGRADED when
+ * only quarantined regions are left; COMPLETE once every region is hydrated
+ * AND that is committed (then the source is closed and I/O bypasses the
+ * bitmap); READ_ONLY when the metadata failed (or was opened read-only):
+ * reads work, writes that need a new mark and flushes fail.
  *
  * A housekeeper thread commits every commit_interval_ms when something was
  * marked since the last commit (dm-clone commits every second), samples the
@@ -59,6 +60,8 @@ const char *lc_clone_state_name(enum lc_clone_state state)
 		return "complete";
 	case LC_CLONE_READ_ONLY:
 		return "read-only";
+	case LC_CLONE_WAITING_SOURCE:
+		return "waiting-for-source";
 	}
 	return "unknown";
 }
@@ -215,14 +218,17 @@ static int init_sync(struct lc_clone *c)
 	r = -pthread_mutex_init(&c->claim_lock, NULL);
 	if (r < 0)
 		goto out_state_lock;
-	r = -pthread_condattr_init(&attr);
+	r = -pthread_mutex_init(&c->notify_lock, NULL);
 	if (r < 0)
 		goto out_claim_lock;
+	r = -pthread_condattr_init(&attr);
+	if (r < 0)
+		goto out_notify_lock;
 	(void)pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	r = -pthread_cond_init(&c->state_cond, &attr);
 	(void)pthread_condattr_destroy(&attr);
 	if (r < 0)
-		goto out_claim_lock;
+		goto out_notify_lock;
 	r = lc_region_locks_init(&c->locks);
 	if (r < 0)
 		goto out_cond;
@@ -230,6 +236,8 @@ static int init_sync(struct lc_clone *c)
 
 out_cond:
 	(void)pthread_cond_destroy(&c->state_cond);
+out_notify_lock:
+	(void)pthread_mutex_destroy(&c->notify_lock);
 out_claim_lock:
 	(void)pthread_mutex_destroy(&c->claim_lock);
 out_state_lock:
@@ -262,6 +270,7 @@ static int destroy(struct lc_clone *c, bool sync_inited)
 	if (sync_inited) {
 		lc_region_locks_destroy(&c->locks);
 		(void)pthread_cond_destroy(&c->state_cond);
+		(void)pthread_mutex_destroy(&c->notify_lock);
 		(void)pthread_mutex_destroy(&c->claim_lock);
 		(void)pthread_mutex_destroy(&c->state_lock);
 	}
@@ -455,6 +464,8 @@ static enum lc_clone_state state_of(struct lc_clone *c, uint64_t nr_hydrated, ui
 		return LC_CLONE_DEGRADED;
 	if (c->paused)
 		return LC_CLONE_PAUSED;
+	if (atomic_load(&c->src_waiting))
+		return LC_CLONE_WAITING_SOURCE;
 	return LC_CLONE_HYDRATING;
 }
 
@@ -503,6 +514,7 @@ void lc_clone_resume(struct lc_clone *c)
 	lc_hydrate_clear_quarantine(c);
 	pthread_mutex_lock(&c->state_lock);
 	c->paused = false;
+	c->src_probe_at_ns = 0; /* an unreachable source: try it now */
 	pthread_cond_broadcast(&c->state_cond);
 	pthread_mutex_unlock(&c->state_lock);
 }

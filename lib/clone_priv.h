@@ -5,7 +5,7 @@
  * sees it.
  *
  * Locks, in the order they may nest (outer first):
- *   state_lock -> claim_lock -> region stripe locks -> bufpool lock.
+ *   notify_lock -> state_lock -> claim_lock -> region stripe locks -> bufpool lock.
  * No lock here is held across I/O, except that region holds (not mutexes)
  * are kept while a region is being copied.
  */
@@ -82,6 +82,22 @@ struct lc_clone {
 	uint64_t rate_limit_bytes;      /* Protected by state_lock */
 	uint64_t throttle_clock_ns;     /* Protected by state_lock: token bucket */
 	uint64_t rate_bytes;            /* Protected by state_lock: recent average */
+
+	/*
+	 * The source could not be reached: hydration waits (hydrate.c). One
+	 * worker at a time probes it, at src_probe_at_ns, with one region.
+	 * src_waiting is written under state_lock and read without it on the
+	 * fast path (a successful read that finds it false).
+	 */
+	atomic_bool src_waiting;
+	uint64_t src_wait_since_ns; /* Protected by state_lock */
+	uint64_t src_probe_at_ns;   /* Protected by state_lock */
+	unsigned src_backoff_ms;    /* Protected by state_lock */
+	bool src_probing;	    /* Protected by state_lock */
+	/* Mutex serialising source changes and their on_source_change calls,
+	 * so that they arrive once each and in order. Never held across I/O
+	 * except what the callback does. */
+	pthread_mutex_t notify_lock;
 
 	struct lc_hydrate_worker *workers;
 	unsigned nr_workers_started;

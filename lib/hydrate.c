@@ -20,10 +20,33 @@
  * I/O is pending or recent (yield), the minimum rate, and batches shrink to
  * one region, so hydration backs off but always finishes.
  *
- * A source read error is retried source_retries times, region by region;
- * a region that still fails is quarantined (skipped, reported in status) and
- * hydration goes on. Destination errors leave the regions unmarked; they are
- * retried on a later pass, after a pause.
+ * Source errors come in two kinds (backend.h). The source answered that it
+ * cannot read a range (-EIO: a MEDIUM ERROR...): the batch is read again
+ * region by region, each retried source_retries times; a region that still
+ * fails is quarantined (skipped, reported in status) and hydration goes on.
+ * The source could not be reached at all (-ETIMEDOUT, -ENOTCONN...: the
+ * connection is lost, the target gone; the backend has already retried its
+ * connection up to its own timeout): the data is not at fault, so nothing is
+ * quarantined and nothing is marked. Hydration waits instead:
+ *
+ *     reachable --read unreachable--> waiting --probe answers--> reachable
+ *                                     |    ^
+ *                                     +----+ probe unreachable: backoff x 2
+ *
+ * While waiting (state WAITING_SOURCE), workers claim nothing, except one
+ * at a time, the prober, which at src_probe_at_ns copies a batch of one
+ * region: its read is the probe. The wait starts at retry_delay_ms and
+ * doubles up to SOURCE_BACKOFF_MAX_MS; resume probes at once. Any read that
+ * began after the wait began and got an answer (data, or a medium error)
+ * ends the wait. Each change calls cfg.on_source_change once, in order, so
+ * the caller logs it once (the library does not log). User reads are not
+ * affected: they go to the source with the backend's own timeout and fail
+ * with its error, never with zeros. A source that answers as another device
+ * (-ESTALE: an iscsi LUN swapped behind the URL) is an answer, not an outage:
+ * its regions are quarantined and the clone ends degraded, with that error.
+ *
+ * Destination errors leave the regions unmarked; they are retried on a
+ * later pass, after a pause.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -34,6 +57,31 @@
 
 /* How long an idle worker sleeps before looking for work again. */
 #define IDLE_WAIT_NS (20 * LC_NSEC_PER_MSEC)
+/* The longest wait between probes of an unreachable source. */
+#define SOURCE_BACKOFF_MAX_MS 5000u
+
+/*
+ * Whether a source read failed because the source could not be reached (the
+ * transport), not because it answered that the range cannot be read.
+ */
+static bool is_unreachable(int r)
+{
+	switch (r) {
+	case -ETIMEDOUT:
+	case -ENOTCONN:
+	case -ECONNREFUSED:
+	case -ECONNRESET:
+	case -ECONNABORTED:
+	case -EHOSTUNREACH:
+	case -EHOSTDOWN:
+	case -ENETUNREACH:
+	case -ENETDOWN:
+	case -EPIPE:
+		return true;
+	default:
+		return false;
+	}
+}
 
 static bool user_io_recent(struct lc_clone *c, uint64_t now)
 {
@@ -93,12 +141,16 @@ static uint32_t plan_batch_locked(struct lc_clone *c, uint64_t now, uint64_t rat
  * once. The plan is made after the wait, never before it: a worker that
  * waited through a pause or for its turn must see the user I/O that began
  * meanwhile. Returns false when the worker must stop; *ret_rate is the rate
- * reserved at (0: unlimited), for refund().
+ * reserved at (0: unlimited), for refund(). While the source is unreachable,
+ * waits for the next probe; *ret_probe says this worker makes it (one
+ * region, outside the rate) and must end it with source_unreachable(),
+ * source_answered() or probe_skipped().
  */
-static bool reserve(struct lc_clone *c, uint32_t *ret_limit, uint64_t *ret_rate)
+static bool reserve(struct lc_clone *c, uint32_t *ret_limit, uint64_t *ret_rate, bool *ret_probe)
 {
 	bool go = false;
 
+	*ret_probe = false;
 	pthread_mutex_lock(&c->state_lock);
 	while (!c->stopping) {
 		uint64_t now = lc_now_ns();
@@ -108,6 +160,22 @@ static bool reserve(struct lc_clone *c, uint32_t *ret_limit, uint64_t *ret_rate)
 		if (should_idle_locked(c)) {
 			wait_until_locked(c, now + IDLE_WAIT_NS * 10);
 			continue;
+		}
+		if (atomic_load(&c->src_waiting)) {
+			uint64_t wake = now + IDLE_WAIT_NS * 10;
+
+			if (c->src_probing || now < c->src_probe_at_ns) {
+				if (!c->src_probing && c->src_probe_at_ns < wake)
+					wake = c->src_probe_at_ns;
+				wait_until_locked(c, wake);
+				continue;
+			}
+			c->src_probing = true;
+			*ret_limit = 1;
+			*ret_rate = 0;
+			*ret_probe = true;
+			go = true;
+			break;
 		}
 		rate = effective_rate_locked(c, now);
 		if (rate && c->throttle_clock_ns > now) {
@@ -161,6 +229,77 @@ bool lc_hydrate_is_quarantined(struct lc_clone *c, uint64_t region_nr)
 	q = c->quarantine.words && lc_bitmap_test(&c->quarantine, region_nr);
 	pthread_mutex_unlock(&c->claim_lock);
 	return q;
+}
+
+/*
+ * A source read found the source unreachable (err): hydration waits for it.
+ * The first such failure starts the wait and tells on_source_change; a
+ * failed probe doubles the wait before the next one.
+ */
+static void source_unreachable(struct lc_clone *c, struct lc_backend *src, int err, bool probe)
+{
+	unsigned max_ms = c->cfg.retry_delay_ms > SOURCE_BACKOFF_MAX_MS ? c->cfg.retry_delay_ms
+									: SOURCE_BACKOFF_MAX_MS;
+	bool changed;
+	uint64_t now;
+
+	lc_clone_set_error(c, err);
+	pthread_mutex_lock(&c->notify_lock);
+	pthread_mutex_lock(&c->state_lock);
+	now = lc_now_ns();
+	changed = !atomic_load(&c->src_waiting);
+	if (changed) {
+		atomic_store(&c->src_waiting, true);
+		c->src_wait_since_ns = now;
+		c->src_backoff_ms = c->cfg.retry_delay_ms ? c->cfg.retry_delay_ms : 1;
+		c->src_probe_at_ns = now + (uint64_t)c->src_backoff_ms * LC_NSEC_PER_MSEC;
+	} else if (probe) {
+		c->src_backoff_ms = c->src_backoff_ms * 2 > max_ms ? max_ms : c->src_backoff_ms * 2;
+		c->src_probe_at_ns = now + (uint64_t)c->src_backoff_ms * LC_NSEC_PER_MSEC;
+	}
+	if (probe)
+		c->src_probing = false;
+	pthread_cond_broadcast(&c->state_cond);
+	pthread_mutex_unlock(&c->state_lock);
+	if (changed && c->cfg.on_source_change)
+		c->cfg.on_source_change(c->cfg.on_source_change_opaque, src, false, err);
+	pthread_mutex_unlock(&c->notify_lock);
+}
+
+/*
+ * A source read that began at start_ns got an answer (data or a medium
+ * error): if hydration was waiting since before that read began, the source
+ * is back and the wait ends. A read older than the wait proves nothing.
+ */
+static void source_answered(struct lc_clone *c, struct lc_backend *src, uint64_t start_ns,
+			    bool probe)
+{
+	bool changed = false;
+
+	if (!probe && !atomic_load(&c->src_waiting))
+		return; /* the usual case: no lock */
+	pthread_mutex_lock(&c->notify_lock);
+	pthread_mutex_lock(&c->state_lock);
+	if (probe)
+		c->src_probing = false;
+	if (atomic_load(&c->src_waiting) && start_ns >= c->src_wait_since_ns) {
+		atomic_store(&c->src_waiting, false);
+		changed = true;
+	}
+	pthread_cond_broadcast(&c->state_cond);
+	pthread_mutex_unlock(&c->state_lock);
+	if (changed && c->cfg.on_source_change)
+		c->cfg.on_source_change(c->cfg.on_source_change_opaque, src, true, 0);
+	pthread_mutex_unlock(&c->notify_lock);
+}
+
+/* The prober found no region to read: another worker probes a bit later. */
+static void probe_skipped(struct lc_clone *c)
+{
+	pthread_mutex_lock(&c->state_lock);
+	c->src_probing = false;
+	c->src_probe_at_ns = lc_now_ns() + IDLE_WAIT_NS;
+	pthread_mutex_unlock(&c->state_lock);
 }
 
 static bool is_quarantined_locked(struct lc_clone *c, uint64_t region_nr)
@@ -288,7 +427,9 @@ static int read_with_retry(struct lc_clone *c, struct lc_backend *src, void *buf
 {
 	int r = lc_backend_pread(src, buf, len, off);
 
-	for (unsigned i = 0; r < 0 && i < c->cfg.source_retries && !stopping(c); i++) {
+	/* An unreachable source was retried by its backend already. */
+	for (unsigned i = 0;
+	     r < 0 && !is_unreachable(r) && i < c->cfg.source_retries && !stopping(c); i++) {
 		backoff(c, c->cfg.retry_delay_ms);
 		r = lc_backend_pread(src, buf, len, off);
 	}
@@ -359,6 +500,11 @@ static void copy_regions_singly(struct lc_clone *c, struct lc_hydrate_worker *w,
 		uint64_t off = lc_clone_region_start(c, rn);
 		int r = read_with_retry(c, src, w->buf, len, off);
 
+		if (is_unreachable(r)) {
+			/* Not this region's fault: leave it and the rest. */
+			source_unreachable(c, src, r, false);
+			break;
+		}
 		if (r < 0) {
 			quarantine(c, rn, r);
 			continue;
@@ -373,18 +519,28 @@ static void copy_regions_singly(struct lc_clone *c, struct lc_hydrate_worker *w,
 	}
 }
 
-static void copy_batch(struct lc_clone *c, struct lc_hydrate_worker *w, uint64_t first,
-		       uint32_t nr)
+static void copy_batch(struct lc_clone *c, struct lc_hydrate_worker *w, uint64_t first, uint32_t nr,
+		       bool probe)
 {
 	uint64_t off = lc_clone_region_start(c, first);
 	uint64_t len = lc_clone_region_start(c, first + nr - 1) +
 		       lc_clone_region_len(c, first + nr - 1) - off;
 	struct lc_backend *src = lc_clone_src_get(c);
+	uint64_t start_ns = lc_now_ns();
 	int r;
 
-	if (!src) /* cannot happen while regions are unhydrated; be safe */
+	if (!src) { /* cannot happen while regions are unhydrated; be safe */
+		if (probe)
+			probe_skipped(c);
 		return;
+	}
 	r = lc_backend_pread(src, w->buf, len, off);
+	if (is_unreachable(r)) {
+		/* The regions stay as they are: unhydrated, not quarantined. */
+		source_unreachable(c, src, r, probe);
+		goto out;
+	}
+	source_answered(c, src, start_ns, probe);
 	if (r < 0) {
 		copy_regions_singly(c, w, src, first, nr);
 		goto out;
@@ -409,12 +565,15 @@ static void *worker_main(void *opaque)
 	for (;;) {
 		uint64_t planned, rate = 0, first = 0, copied;
 		uint32_t limit = 1, nr;
+		bool probe;
 
-		if (!reserve(c, &limit, &rate))
+		if (!reserve(c, &limit, &rate, &probe))
 			break;
 		planned = (uint64_t)limit * c->region_size;
 		nr = claim_batch(c, w, limit, &first);
 		if (nr == 0) {
+			if (probe)
+				probe_skipped(c);
 			refund(c, rate, planned);
 			/* Nothing claimable: all done, held by others, or
 			 * quarantined. Let status and waiters notice. */
@@ -425,7 +584,7 @@ static void *worker_main(void *opaque)
 		copied = lc_clone_region_start(c, first + nr - 1) +
 			 lc_clone_region_len(c, first + nr - 1) - lc_clone_region_start(c, first);
 		refund(c, rate, planned > copied ? planned - copied : 0);
-		copy_batch(c, w, first, nr);
+		copy_batch(c, w, first, nr, probe);
 		release_batch(c, w, nr);
 	}
 	return NULL;

@@ -7,6 +7,14 @@
  * may block, and may be called concurrently from several threads. Offsets and
  * lengths are bytes, 64-bit throughout.
  *
+ * Two kinds of read failure are told apart by their errno. The device could
+ * not be reached at all (a network source: connection lost, target gone,
+ * after the backend's own reconnect attempts): -ETIMEDOUT, -ENOTCONN,
+ * -ECONNREFUSED, -ECONNRESET, -ECONNABORTED, -EHOSTUNREACH, -EHOSTDOWN,
+ * -ENETUNREACH, -ENETDOWN or -EPIPE; nothing is known about the data, and
+ * hydration waits for the device instead of giving up on regions. Any other
+ * error is the device's answer about that range (-EIO: a medium error...).
+ *
  * Implementations embed struct lc_backend as their first member; close()
  * frees the whole object. The same interface serves a local file, a block
  * device, the volatile-cache test model and an iscsi:// source.

@@ -25,6 +25,18 @@ struct lc_err;
 struct lc_meta;
 struct lc_clone;
 
+/*
+ * Hydration's view of the source changed (see lc_clone_config): reachable
+ * false when a read failed because the source could not be reached (err is
+ * that -errno: -ETIMEDOUT, -ENOTCONN, ...) and hydration now waits for it;
+ * true (err 0) when it answers again and hydration resumed. Called once per
+ * change, in order, from a hydration thread, with src open until it returns
+ * (an iscsi source can say why with lc_backend_iscsi_get_stats()). It may
+ * call lc_clone_get_status(); it must not call lc_clone_close() nor block
+ * for long.
+ */
+typedef void lc_clone_source_fn(void *opaque, struct lc_backend *src, bool reachable, int err);
+
 struct lc_clone_config {
 	unsigned nr_workers;            /* hydration threads; 0 = no hydration */
 	uint32_t batch_regions;         /* contiguous regions per copy */
@@ -37,7 +49,9 @@ struct lc_clone_config {
 	bool start_paused;
 	unsigned commit_interval_ms;    /* periodic commit; 0 = only on flush/close */
 	unsigned source_retries;        /* read attempts after the first, then quarantine */
-	unsigned retry_delay_ms;
+	unsigned retry_delay_ms;        /* also the first wait for an unreachable source */
+	lc_clone_source_fn *on_source_change; /* may be NULL */
+	void *on_source_change_opaque;
 };
 
 /* Defaults a storage admin would expect (1 s commits like dm-clone, ...). */
@@ -91,6 +105,10 @@ enum lc_clone_state {
 	LC_CLONE_DEGRADED,   /* only quarantined regions left */
 	LC_CLONE_COMPLETE,   /* all hydrated and committed; source closed */
 	LC_CLONE_READ_ONLY,  /* metadata failed; reads only */
+	/* The source cannot be reached (connection lost, target gone):
+	 * hydration waits, retries with backoff, and resumes by itself;
+	 * nothing is quarantined for it. last_error says why. */
+	LC_CLONE_WAITING_SOURCE,
 };
 
 #define LC_CLONE_QUARANTINE_REPORT 16
@@ -116,12 +134,14 @@ const char *lc_clone_state_name(enum lc_clone_state state);
 
 /* Hydration control; none of these block on I/O. */
 void lc_clone_pause(struct lc_clone *clone);
-/* Also gives quarantined regions another chance. */
+/* Also gives quarantined regions another chance, and an unreachable source
+ * a new try at once. */
 void lc_clone_resume(struct lc_clone *clone);
 void lc_clone_set_rate_limit(struct lc_clone *clone, uint64_t bytes_per_second);
 
 /* Waits until hydration is complete/degraded/read-only, or timeout_ms passed
- * (0 = forever). Returns 0, -ETIMEDOUT, or the error that stopped it. */
+ * (0 = forever); waiting for an unreachable source is no end, it goes on.
+ * Returns 0, -ETIMEDOUT, or the error that stopped it. */
 int lc_clone_wait(struct lc_clone *clone, unsigned timeout_ms);
 
 #endif
