@@ -299,9 +299,13 @@ reply:
 	free(reply);
 }
 
+/* Clients served per call: then back to the loop, so that a stream of
+ * clients cannot hold off a signal. */
+#define SERVE_BATCH 16
+
 int lcd_ctl_serve(struct lcd_ctl *ctl, const struct lcd_config *cfg)
 {
-	for (;;) {
+	for (unsigned i = 0; i < SERVE_BATCH; i++) {
 		int fd = accept4(ctl->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 		if (fd < 0) {
@@ -324,4 +328,5 @@ int lcd_ctl_serve(struct lcd_ctl *ctl, const struct lcd_config *cfg)
 		serve_client(ctl, fd, cfg);
 		(void)close(fd);
 	}
+	return 0;
 }

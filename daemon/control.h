@@ -128,7 +128,8 @@ int lcd_ctl_open(const char *path, lcd_ctl_log_fn *log, struct lcd_ctl **ret_ctl
 int lcd_ctl_fd(const struct lcd_ctl *ctl);
 
 /*
- * Accepts the waiting connections (none: returns at once) and serves each:
+ * Accepts the waiting connections, up to 16 (none: returns at once; the
+ * rest wait for the next call), and serves each:
  * checks the peer, reads the request, runs it against cfg, replies, closes.
  * A failed, refused or slow client is logged and dropped; the socket keeps
  * serving. Returns 0, or -errno when the listening socket itself failed.
