@@ -16,7 +16,8 @@
  * It ends once every session shown is complete (exit 0), or every one is
  * complete or stuck: degraded (only quarantined regions left: source read
  * errors; "resume" retries them) or read-only (its metadata failed): exit
- * 1. Sessions not running are waited for. Ctrl-C stops it.
+ * 1. Sessions not running, paused or waiting for their source are waited
+ * for. Ctrl-C stops it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -83,7 +84,13 @@ static void human_rate(char *buf, size_t size, uint64_t bytes_per_sec)
 	(void)snprintf(buf, size, "%.1f MiB/s", (double)bytes_per_sec / (1024.0 * 1024.0));
 }
 
-static void row(FILE *out, int name_w, struct json_object *s)
+/* Column widths that depend on the sessions. */
+struct widths {
+	int name;
+	int state;
+};
+
+static void row(FILE *out, const struct widths *w, struct json_object *s)
 {
 	char bar[BAR_WIDTH + 3], pct[16] = "-", done[64] = "-", rate[32] = "-", eta[32] = "-",
 				 limit[32] = "-", a[24], b[24];
@@ -122,29 +129,35 @@ static void row(FILE *out, int name_w, struct json_object *s)
 		else
 			human_rate(limit, sizeof(limit), v);
 	}
-	fprintf(out, "%-*s  %-11s  %-*s  %7s  %-21s  %-12s  %-8s  %s\n", name_w, str(s, "name"),
-		str(s, "state"), BAR_WIDTH + 2, bar, pct, done, rate, eta, limit);
+	fprintf(out, "%-*s  %-*s  %-*s  %7s  %-21s  %-12s  %-8s  %s\n", w->name, str(s, "name"),
+		w->state, str(s, "state"), BAR_WIDTH + 2, bar, pct, done, rate, eta, limit);
 }
 
 int lctl_print_table(FILE *out, struct json_object *sessions)
 {
 	size_t nr = json_object_array_length(sessions);
-	int name_w = 4;
+	/* "not running" is the widest state we know of; a newer handler's
+	 * (waiting-for-source) widens the column. */
+	struct widths w = {.name = 4, .state = 11};
 
 	for (size_t i = 0; i < nr; i++) {
-		int len = (int)strlen(str(json_object_array_get_idx(sessions, i), "name"));
+		struct json_object *s = json_object_array_get_idx(sessions, i);
+		int name_len = (int)strlen(str(s, "name")),
+		    state_len = (int)strlen(str(s, "state"));
 
-		if (len > name_w)
-			name_w = len;
+		if (name_len > w.name)
+			w.name = name_len;
+		if (state_len > w.state && state_len <= 40)
+			w.state = state_len;
 	}
 	if (nr == 0) {
 		fprintf(out, "no sessions configured\n");
 		return 0;
 	}
-	fprintf(out, "%-*s  %-11s  %-*s  %7s  %-21s  %-12s  %-8s  %s\n", name_w, "NAME", "STATE",
-		BAR_WIDTH + 2, "PROGRESS", "PERCENT", "HYDRATED", "RATE", "ETA", "LIMIT");
+	fprintf(out, "%-*s  %-*s  %-*s  %7s  %-21s  %-12s  %-8s  %s\n", w.name, "NAME", w.state,
+		"STATE", BAR_WIDTH + 2, "PROGRESS", "PERCENT", "HYDRATED", "RATE", "ETA", "LIMIT");
 	for (size_t i = 0; i < nr; i++)
-		row(out, name_w, json_object_array_get_idx(sessions, i));
+		row(out, &w, json_object_array_get_idx(sessions, i));
 	for (size_t i = 0; i < nr; i++) {
 		struct json_object *s = json_object_array_get_idx(sessions, i);
 
