@@ -18,6 +18,9 @@
 #                     8 kill -9/restart soak (E2E_SOAK_CYCLES, default 5)
 #                     10 iscsi:// source: LIO fileio LUN as the old array
 #                     9 power cut replayed at the block layer (dm-log-writes)
+#                     11 metadata device errors (dm-flakey); socket and secrets
+#                     12 full destination (ENOSPC on a thin file)
+#                     13 slow source (dm-delay): user p99 while hydrating
 #   E2E_HANDLER_DIR   dir holding handler_clone.so and handler_file.so
 #   E2E_SRC           source image (host path, seen read-only here)
 #   E2E_LUNCLONE      the lunclone CLI
@@ -533,6 +536,8 @@ scenario4() {
 . "$HERE/guest-soak.sh"
 # shellcheck source=tests/e2e/guest-iscsi-source.sh
 . "$HERE/guest-iscsi-source.sh"
+# shellcheck source=tests/e2e/guest-faults2.sh
+. "$HERE/guest-faults2.sh"
 
 for s in $E2E_SCENARIOS; do
 	t0=$(gl_elapsed)

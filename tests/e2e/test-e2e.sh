@@ -4,7 +4,7 @@
 # initiators, in two User-Mode-Linux guests (the host kernel has no LIO).
 #
 # usage: test-e2e.sh --handler PATH/handler_clone.so --lunclone PATH/lunclone
-#                    [--tcmu-src DIR] [--work DIR] [--scenarios "0 1 2 3 4 5 6 7 8 9 10"]
+#                    [--tcmu-src DIR] [--work DIR] [--scenarios "0 1 2 3 4 5 6 7 8 9 10 11 12 13"]
 #                    [--testcu SPEC] [--rate MIB] [--crash-bin DIR]
 #                    [--s9-mutant HANDLER]
 #
@@ -23,7 +23,10 @@
 #               runs once more on it, in a guest of its own, and its replay
 #               must find violations (~2 min more); default: not run
 #
-# Guest A (CPU 0) runs scenarios 1 2 3 5 6 7 10, guest B (CPU 1) runs 0 4 8 9, side by
+# Scenario 13 (slow source, user p99 during hydration) is not in the default
+# list: on a loaded machine its measurement is noise (tests/e2e/README.md).
+#
+# Guest A (CPU 0) runs scenarios 1 2 3 5 6 7 10 12 13, guest B (CPU 1) runs 0 4 8 9 11, side by
 # side.  Then the host checks what the guests left: destination images
 # against the source overlaid with fio's logged writes, the metadata store at
 # 100 % (lunclone status), and the iscsi-test-cu comparison table.  Needs
@@ -37,7 +40,7 @@ HANDLER=
 LUNCLONE=
 TCMU_SRC=
 WORK=
-SCENARIOS=${E2E_SCENARIOS:-"0 1 2 3 4 5 6 7 8 9 10"}
+SCENARIOS=${E2E_SCENARIOS:-"0 1 2 3 4 5 6 7 8 9 10 11 12"}
 TESTCU=${E2E_TESTCU:-SCSI}
 RATE=${E2E_RATE:-1}
 CRASH_BIN=
@@ -139,10 +142,11 @@ echo "test-e2e: source $SIZE bytes ($((SIZE % 65536)) past the last full 64 KiB 
 ga=() gb=()
 for s in $SCENARIOS; do
 	case $s in
-	1 | 2 | 3 | 5 | 6 | 7 | 10) ga+=("$s") ;;
+	1 | 2 | 3 | 5 | 6 | 7 | 10 | 12 | 13) ga+=("$s") ;;
 	0 | 4 | 8) gb+=("$s") ;;
 	9) gb+=("$s") ;;
-	*) fail "unknown scenario '$s' (0-10)" ;;
+	11) gb+=("$s") ;;
+	*) fail "unknown scenario '$s' (0-13)" ;;
 	esac
 done
 
@@ -161,8 +165,11 @@ run_guest() {
 ncpu=$(nproc)
 cpu_b=1
 ((ncpu > 1)) || cpu_b=0
-[[ ${#ga[@]} -gt 0 ]] && run_guest a 0 "${ga[*]}" 900
-[[ ${#gb[@]} -gt 0 ]] && run_guest b "$cpu_b" "${gb[*]}" 1200
+# Limits for a loaded machine, where guests run 2-3x slower than on a quiet
+# one (~8 min each before scenarios 11 and 12, which add ~2-5 min to B and
+# ~1-2 min to A); E2E_TIMEOUT_A/B: the long forms (scripts/long-tests.sh).
+[[ ${#ga[@]} -gt 0 ]] && run_guest a 0 "${ga[*]}" "${E2E_TIMEOUT_A:-1200}"
+[[ ${#gb[@]} -gt 0 ]] && run_guest b "$cpu_b" "${gb[*]}" "${E2E_TIMEOUT_B:-1500}"
 rc_a=0 rc_b=0
 if [[ ${#ga[@]} -gt 0 ]]; then wait "${PIDS[0]}" || rc_a=$?; fi
 if [[ ${#gb[@]} -gt 0 ]]; then wait "${PIDS[-1]}" || rc_b=$?; fi
