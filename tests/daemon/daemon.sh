@@ -81,7 +81,7 @@ for _ in $(seq 50); do [ -S "$tmp/notify.sock" ] && break; sleep 0.1; done
 [ -S "$tmp/notify.sock" ] || fail "notify listener did not start"
 cp "$tmp/empty.json" "$tmp/live.json"
 NOTIFY_SOCKET="$tmp/notify.sock" "$luncloned" --dry-run --config "$tmp/live.json" \
-	--configfs-root "$tmp/root" 2>"$tmp/daemon.log" &
+	--configfs-root "$tmp/root" --control-socket "$tmp/ctl/luncloned.sock" 2>"$tmp/daemon.log" &
 daemon=$!
 pids+=("$daemon")
 wait_for() { # FILE PATTERN: up to 10 s
