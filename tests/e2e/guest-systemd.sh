@@ -34,6 +34,8 @@ IQN_C=iqn.2026-12.test.lunclone:c
 CHAP_USER=hostb
 CHAP_PASS=e2e-chap-Secret-0147
 CFG=/etc/lunclone/lunclone.json
+# A's second portal: an address the host does not have yet (TEST-NET-1).
+LATE_IP=192.0.2.77
 FIO_STOP=/run/e2e-fio.stop
 
 finish() {
@@ -83,6 +85,10 @@ bs_uio() {
 	echo none
 }
 sock_field() { gl_sock_get "$1" "$2"; }
+# Predicates for wait_for: evaluated at every poll, not once at the call.
+sock_has() { [[ -n $(sock_field "$1" "$2") ]]; }
+sock_is() { [[ $(sock_field "$1" "$2") == "$3" ]]; }
+fio_passes_at_least() { [[ $(cat /run/fio-a.count 2>/dev/null || echo 0) -ge $1 ]]; }
 
 # --- 1. install -----------------------------------------------------------------
 gl_init
@@ -90,7 +96,7 @@ gl_require cmake systemctl journalctl fio iscsi-inq
 gl_step "install: cmake --install $BUILD"
 cmake --install "$BUILD" >"$GL_OUT/install.txt" 2>&1 || { cat "$GL_OUT/install.txt"; gl_fail "cmake --install $BUILD failed"; }
 HDIR=$(sed -n 's/^LC_TCMU_HANDLER_DIR:PATH=//p' "$BUILD/CMakeCache.txt")
-for f in /usr/local/sbin/luncloned /usr/local/sbin/lunclone \
+for f in /usr/local/sbin/luncloned /usr/local/sbin/lunclonectl /usr/local/sbin/lunclone \
 	"$HDIR/handler_clone.so" /usr/local/lib/systemd/system/luncloned.service \
 	/usr/local/lib/tmpfiles.d/lunclone.conf /usr/local/share/man/man8/luncloned.8; do
 	gl_check "installed: $f" test -e "$f"
@@ -138,7 +144,7 @@ write_config() {
 		  "hydration": { "rate_limit_mibps": $rate_b } }$sc
 	],
 	"targets": [
-		{ "iqn": "$IQN_A", "tpgs": [ { "tag": 1, "portals": [ "127.0.0.1:3260" ],
+		{ "iqn": "$IQN_A", "tpgs": [ { "tag": 1, "portals": [ "127.0.0.1:3260", "$LATE_IP:3260" ],
 		    "open_access": true, "luns": [ { "lun": 0, "session": "sa" } ] } ] },
 		{ "iqn": "$IQN_B", "tpgs": [ { "tag": 1, "portals": [ "127.0.0.1:3260" ],
 		    "luns": [ { "lun": 0, "session": "sb" } ],
@@ -160,7 +166,7 @@ gl_check "luncloned is active" systemctl is-active -q luncloned
 gl_check "tcmu-runner.service was pulled in (Wants=)" systemctl is-active -q tcmu-runner
 for s in sa sb; do
 	gl_check "backstore lc-$s exists and is enabled" bs_enabled "$s"
-	wait_for 20 "session $s answers on its status socket" test -n "$(sock_field "$s" state)"
+	wait_for 20 "session $s answers on its status socket" sock_has "$s" state
 done
 gl_check "target A has its portal" test -d "$GL_CFS/iscsi/$IQN_A/tpgt_1/np/127.0.0.1:3260"
 gl_check "target A is open (generate_node_acls=1)" \
@@ -169,6 +175,10 @@ gl_check "target B requires authentication" \
 	test "$(cat "$GL_CFS/iscsi/$IQN_B/tpgt_1/attrib/authentication")" = 1
 gl_check "target B's ACL carries the CHAP user" \
 	test "$(cat "$GL_CFS/iscsi/$IQN_B/tpgt_1/acls/$INIT_IQN/auth/userid")" = "$CHAP_USER"
+gl_check "A's portal on $LATE_IP is not created while the address is missing" \
+	test ! -e "$GL_CFS/iscsi/$IQN_A/tpgt_1/np/$LATE_IP:3260"
+gl_check "luncloned reports the pending portal" \
+	bash -c "journalctl -u luncloned --no-pager | grep -q 'waits for address $LATE_IP'"
 UIO_A=$(bs_uio sa)
 gl_check "A has a uio device ($UIO_A)" test "$UIO_A" != none
 
@@ -189,6 +199,14 @@ if out=$(iscsi-inq -i "iqn.2026-12.test.e2e:stranger" "iscsi://$CHAP_USER%$CHAP_
 fi
 gl_check "an initiator without an ACL is refused" true
 
+gl_step "the pending portal's address appears"
+ip addr add "$LATE_IP/32" dev lo || gl_fail "ip addr add $LATE_IP/32 dev lo"
+wait_for 120 "the portal $LATE_IP:3260 is created once the address is up" \
+	test -d "$GL_CFS/iscsi/$IQN_A/tpgt_1/np/$LATE_IP:3260"
+out=$(iscsi-inq -i "$INIT_IQN" "iscsi://$LATE_IP/$IQN_A/0" 2>&1) ||
+	gl_fail "A through the late portal $LATE_IP:3260: $out"
+gl_check "A answers through the late portal" true
+
 # --- 5. fio on A, reload with C added and B's rate changed -------------------------
 gl_step "fio verify on A, then reload"
 SID_A=$(iscsiadm -m session 2>/dev/null | awk -v i="$IQN_A" '$0 ~ i {print $2}')
@@ -197,12 +215,14 @@ rm -f "$FIO_STOP"
 (
 	n=0
 	while [[ ! -e $FIO_STOP ]]; do
+		t0=$(date +%s.%N)
 		fio --name=a --filename="$DEV_A" --ioengine=psync --direct=1 --rw=randwrite \
-			--bsrange=4k-64k --size=8M --offset=$((n % 3 * 8))M --verify=crc32c \
+			--bsrange=4k-64k --size=4M --offset=$((n % 6 * 4))M --verify=crc32c \
 			--verify_fatal=1 --randseed=$((n + 7)) --output="/run/fio-a.$n.txt" ||
 			{ echo "fio iteration $n failed" >/run/fio-a.failed; cat "/run/fio-a.$n.txt"; break; }
 		n=$((n + 1))
 		echo "$n" >/run/fio-a.count
+		printf 'fio pass %d: %.1fs\n' "$n" "$(echo "$(date +%s.%N) - $t0" | bc)"
 	done
 ) &
 FIO_PID=$!
@@ -215,11 +235,11 @@ gl_check "systemctl reload luncloned" systemctl reload luncloned
 wait_for 120 "session C's backstore appears after the reload" bs_enabled sc
 wait_for 120 "target C appears with its LUN" test -d "$GL_CFS/iscsi/$IQN_C/tpgt_1/lun/lun_0"
 wait_for 60 "B's rate limit is 3 MiB/s on its status socket" \
-	test "$(sock_field sb rate_limit)" = $((3 * 1048576))
+	sock_is sb rate_limit $((3 * 1048576))
 gl_check "A's rate limit is unchanged (1 MiB/s)" test "$(sock_field sa rate_limit)" = 1048576
 n0=$(cat /run/fio-a.count)
-wait_for 120 "fio keeps completing verified passes on A after the reload" \
-	test "$(cat /run/fio-a.count)" -ge $((n0 + 1))
+wait_for 240 "fio keeps completing verified passes on A after the reload" \
+	fio_passes_at_least $((n0 + 1))
 gl_check "luncloned kept its PID across the reload" \
 	test "$(systemctl show -p MainPID --value luncloned)" = "$PID0"
 gl_check "A's backstore was not recreated (same uio device $UIO_A)" test "$(bs_uio sa)" = "$UIO_A"
@@ -262,17 +282,23 @@ gl_step "lunclonectl"
 for s in sa sb sc; do
 	gl_check "lunclonectl throttle $s 0" lunclonectl throttle "$s" 0
 done
+gl_check "the throttle reached the handler (sa unlimited)" test "$(sock_field sa rate_limit)" = 0
+if setpriv --reuid=65534 --regid=65534 --clear-groups lunclonectl status >/run/ctl-nobody.txt 2>&1; then
+	gl_fail "lunclonectl status worked for an unprivileged user"
+fi
+gl_check "an unprivileged user is refused by the control socket" true
+gl_check "lunclonectl status --watch follows every session to complete (exit 0)" \
+	timeout 300 lunclonectl status --watch --interval 500 >/run/ctl-watch.txt
+tail -n 5 /run/ctl-watch.txt
 all_complete() {
-	local js
-	js=$(lunclonectl status --json 2>/dev/null) || return 1
-	python3 - "$js" <<'PY'
+	python3 -c '
 import json, sys
-d = json.loads(sys.argv[1])
+d = json.load(sys.stdin)
 ss = d["sessions"] if isinstance(d, dict) else d
-sys.exit(0 if ss and all(s.get("state") == "complete" for s in ss) else 1)
-PY
+sys.exit(0 if len(ss) == 3 and all(s.get("state") == "complete" for s in ss) else 1)'
 }
-wait_for 300 "lunclonectl status: every session complete" all_complete
+lunclonectl status --json >/run/ctl-status.json
+gl_check "lunclonectl status --json: three sessions, all complete" all_complete </run/ctl-status.json
 lunclonectl status | tee /run/ctl-status.txt
 for s in sa sb sc; do
 	gl_check "lunclonectl status shows $s at 100 %" grep -Eq "^ *$s .*100" /run/ctl-status.txt
