@@ -13,7 +13,7 @@
  * URL with its passwords replaced by "***".
  *
  * Read only by design: the only commands ever sent are INQUIRY, READ
- * CAPACITY(16), READ(16) (and the TEST UNIT READY of libiscsi's login). The
+ * CAPACITY(16) and READ(16) (after the login itself). The
  * write, flush and discard callbacks refuse with -EROFS, and read_only is set
  * so the checked entry points refuse before reaching them.
  *
@@ -525,9 +525,9 @@ static void drop_ctx(struct iscsi_conn *c)
 }
 
 /*
- * One login on c: context, connect + login (libiscsi's full connect), then
- * the LUN's facts. With check, the facts must equal the backend's (-ESTALE
- * otherwise); without, they are returned in *f. On failure c has no context.
+ * One login on c: context, connect, login, then the LUN's facts. With
+ * check, the facts must equal the backend's (-ESTALE otherwise); without,
+ * they are returned in *f. On failure c has no context.
  */
 static int conn_login(struct iscsi_backend *ib, struct iscsi_conn *c, uint64_t deadline_ns,
 		      bool check, struct lun_facts *f, char *why)
@@ -571,9 +571,30 @@ static int conn_login(struct iscsi_backend *ib, struct iscsi_conn *c, uint64_t d
 	(void)iscsi_set_session_type(c->ctx, ISCSI_SESSION_NORMAL);
 	(void)iscsi_set_noautoreconnect(c->ctx, 1);
 
+	/*
+	 * TCP connect, then login, each waited for here. Not
+	 * iscsi_full_connect_async(): it keeps a state of its own that leaks
+	 * when the context is destroyed before its last step (a target that
+	 * goes away or restarts mid-login: LeakSanitizer saw it), and the TEST
+	 * UNIT READY it adds is what query_lun() does anyway, with its UNIT
+	 * ATTENTION retries.
+	 */
 	c->connect_done = false;
-	if (iscsi_full_connect_async(c->ctx, portal, ib->lun, connect_cb, c) != 0) {
+	if (iscsi_connect_async(c->ctx, portal, connect_cb, c) != 0) {
 		(void)snprintf(why, WHY_LEN, "connect: %s", iscsi_get_error(c->ctx));
+		r = -EIO;
+		goto out_drop;
+	}
+	r = wait_done(c->ctx, &c->connect_done, deadline_ns, why);
+	if (r == 0 && c->connect_status != 0) {
+		(void)snprintf(why, WHY_LEN, "connect failed: %s", iscsi_get_error(c->ctx));
+		r = -EIO;
+	}
+	if (r < 0)
+		goto out_drop;
+	c->connect_done = false;
+	if (iscsi_login_async(c->ctx, connect_cb, c) != 0) {
+		(void)snprintf(why, WHY_LEN, "login: %s", iscsi_get_error(c->ctx));
 		r = -EIO;
 		goto out_drop;
 	}
