@@ -280,7 +280,17 @@ static int service_once(struct iscsi_context *ctx, uint64_t deadline_ns, char *w
 		return -EPIPE;
 	}
 	if (iscsi_service(ctx, n > 0 ? pfd.revents : 0) < 0) {
-		(void)snprintf(why, WHY_LEN, "connection lost: %s", iscsi_get_error(ctx));
+		/* With automatic reconnection off, libiscsi replaces the socket's
+		 * error with "Can not reconnect right now": say what poll saw. */
+		if (n > 0 && (pfd.revents & POLLHUP))
+			(void)snprintf(why, WHY_LEN, "%s",
+				       iscsi_is_logged_in(ctx)
+					   ? "connection lost: closed by the target"
+					   : "cannot connect: refused or closed by the target");
+		else if (n > 0 && (pfd.revents & POLLERR))
+			(void)snprintf(why, WHY_LEN, "connection lost: socket error");
+		else
+			(void)snprintf(why, WHY_LEN, "connection lost: %s", iscsi_get_error(ctx));
 		return -EPIPE;
 	}
 	return 0;
