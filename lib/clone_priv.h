@@ -91,6 +91,7 @@ struct lc_clone {
 	 */
 	atomic_bool src_waiting;
 	uint64_t src_wait_since_ns; /* Protected by state_lock */
+	uint64_t src_back_since_ns; /* Protected by state_lock: the wait's end */
 	uint64_t src_probe_at_ns;   /* Protected by state_lock */
 	unsigned src_backoff_ms;    /* Protected by state_lock */
 	bool src_probing;	    /* Protected by state_lock */

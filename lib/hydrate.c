@@ -232,11 +232,14 @@ bool lc_hydrate_is_quarantined(struct lc_clone *c, uint64_t region_nr)
 }
 
 /*
- * A source read found the source unreachable (err): hydration waits for it.
- * The first such failure starts the wait and tells on_source_change; a
- * failed probe doubles the wait before the next one.
+ * A source read that began at start_ns found the source unreachable (err):
+ * hydration waits for it. The first such failure starts the wait and tells
+ * on_source_change; a failed probe doubles the wait before the next one. A
+ * read that began before the source was last back is old news: it starts
+ * no new wait (a worker stuck in a long read must not undo a recovery).
  */
-static void source_unreachable(struct lc_clone *c, struct lc_backend *src, int err, bool probe)
+static void source_unreachable(struct lc_clone *c, struct lc_backend *src, int err, bool probe,
+			       uint64_t start_ns)
 {
 	unsigned max_ms = c->cfg.retry_delay_ms > SOURCE_BACKOFF_MAX_MS ? c->cfg.retry_delay_ms
 									: SOURCE_BACKOFF_MAX_MS;
@@ -247,7 +250,7 @@ static void source_unreachable(struct lc_clone *c, struct lc_backend *src, int e
 	pthread_mutex_lock(&c->notify_lock);
 	pthread_mutex_lock(&c->state_lock);
 	now = lc_now_ns();
-	changed = !atomic_load(&c->src_waiting);
+	changed = !atomic_load(&c->src_waiting) && start_ns >= c->src_back_since_ns;
 	if (changed) {
 		atomic_store(&c->src_waiting, true);
 		c->src_wait_since_ns = now;
@@ -284,6 +287,7 @@ static void source_answered(struct lc_clone *c, struct lc_backend *src, uint64_t
 		c->src_probing = false;
 	if (atomic_load(&c->src_waiting) && start_ns >= c->src_wait_since_ns) {
 		atomic_store(&c->src_waiting, false);
+		c->src_back_since_ns = lc_now_ns();
 		changed = true;
 	}
 	pthread_cond_broadcast(&c->state_cond);
@@ -498,11 +502,12 @@ static void copy_regions_singly(struct lc_clone *c, struct lc_hydrate_worker *w,
 	for (uint32_t i = 0; i < nr && !stopping(c); i++) {
 		uint64_t rn = first + i, len = lc_clone_region_len(c, rn);
 		uint64_t off = lc_clone_region_start(c, rn);
+		uint64_t start_ns = lc_now_ns();
 		int r = read_with_retry(c, src, w->buf, len, off);
 
 		if (is_unreachable(r)) {
 			/* Not this region's fault: leave it and the rest. */
-			source_unreachable(c, src, r, false);
+			source_unreachable(c, src, r, false, start_ns);
 			break;
 		}
 		if (r < 0) {
@@ -537,7 +542,7 @@ static void copy_batch(struct lc_clone *c, struct lc_hydrate_worker *w, uint64_t
 	r = lc_backend_pread(src, w->buf, len, off);
 	if (is_unreachable(r)) {
 		/* The regions stay as they are: unhydrated, not quarantined. */
-		source_unreachable(c, src, r, probe);
+		source_unreachable(c, src, r, probe, start_ns);
 		goto out;
 	}
 	source_answered(c, src, start_ns, probe);
