@@ -81,8 +81,8 @@ int lcd_ctl_parse_request(const char *buf, size_t len, struct lcd_ctl_request *r
  *
  * Each session of the status reply is an object with, in this order:
  *   name, source (an iscsi:// URL with its passwords replaced by "***"),
- *   destination, state (the handler's: hydrating, paused, degraded,
- *   complete, read-only; or "not running" when its socket is absent or
+ *   destination, state (the handler's: hydrating, paused,
+ *   waiting-for-source, degraded, complete, read-only; or "not running" when its socket is absent or
  *   refuses, "unreachable" on any other failure, with "error" saying why),
  *   paused, regions_hydrated, regions_total, region_size, bytes_hydrated,
  *   bytes_total, percent, rate (bytes/s, the handler's recent average), eta
