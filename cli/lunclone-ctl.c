@@ -19,8 +19,8 @@
 #include <json-c/json.h>
 
 #include "util/parse.h"
+#include "util/sock_exchange.h"
 
-#include "ctl_socket.h"
 #include "lunclone-ctl.h"
 #include "lunclone.h"
 
@@ -50,17 +50,17 @@ static const char ctl_usage[] =
 
 int cli_ctl_exchange(const char *verb, const char *path, const char *request, char **ret_reply)
 {
-	enum cli_sock_step step;
+	enum lc_sock_step step;
 	int r;
 
-	r = cli_sock_exchange(path, request, CTL_TIMEOUT_MS, CTL_REPLY_MAX, ret_reply, &step);
+	r = lc_sock_exchange(path, request, CTL_TIMEOUT_MS, CTL_REPLY_MAX, ret_reply, &step);
 	if (r == 0)
 		return 0;
 	if (r == -ENAMETOOLONG)
 		cli_errorf(verb, path, "socket path longer than 107 bytes");
 	else if (r == -EMSGSIZE)
 		cli_errorf(verb, path, "reply longer than %u bytes", CTL_REPLY_MAX);
-	else if (step == CLI_SOCK_CONNECT)
+	else if (step == LC_SOCK_CONNECT)
 		cli_errorf(verb, path, "connect: %s%s", strerror(-r),
 			   r == -ENOENT || r == -ECONNREFUSED
 			       ? " (is the clone's LUN open in tcmu-runner?)"

@@ -26,8 +26,8 @@
 #include <json-c/json.h>
 
 #include "util/parse.h"
+#include "util/sock_exchange.h"
 
-#include "ctl_socket.h"
 #include "lunclonectl.h"
 
 #define SOCKET_DEFAULT "/run/lunclone/luncloned.sock"
@@ -88,15 +88,15 @@ static int usage_error(const char *fmt, ...)
 
 int lctl_request(const char *path, const char *request, char **ret_reply)
 {
-	enum cli_sock_step step;
+	enum lc_sock_step step;
 	char *reply;
 	int r;
 
-	r = cli_sock_exchange(path, request, TIMEOUT_MS, REPLY_MAX, &reply, &step);
+	r = lc_sock_exchange(path, request, TIMEOUT_MS, REPLY_MAX, &reply, &step);
 	if (r < 0) {
 		if (r == -ENAMETOOLONG)
 			lctl_error("%s: socket path longer than 107 bytes", path);
-		else if (step == CLI_SOCK_CONNECT)
+		else if (step == LC_SOCK_CONNECT)
 			lctl_error("cannot connect to %s: %s%s", path, strerror(-r),
 				   r == -ENOENT || r == -ECONNREFUSED ? " (is luncloned running?)"
 				   : r == -EACCES || r == -EPERM      ? " (root only)"

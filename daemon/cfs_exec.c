@@ -2,17 +2,15 @@
 /* Applying a plan (cfs_exec.h). */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "util/full_rw.h"
+#include "util/sock_exchange.h"
 
 #include "cfs_exec.h"
 
@@ -161,58 +159,28 @@ int lcd_write_file_atomic(const char *path, const char *content)
 
 /* The handler answers within its own 2 s client deadline; allow more. */
 #define STATUS_TIMEOUT_MS 5000
+/* A whole status reply is under 1 KiB; this only bounds a misbehaving peer. */
+#define STATUS_REPLY_MAX (64u * 1024)
 
 int lcd_status_request(const char *socket_path, const char *line, char *reply, size_t reply_size)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	size_t used = 0, len = strlen(line);
-	int fd, r = 0;
+	enum lc_sock_step step;
+	char *got = NULL;
+	size_t len;
+	int r;
 
-	if (strlen(socket_path) >= sizeof(sa.sun_path) || reply_size < 2)
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, socket_path, strlen(socket_path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		r = -errno;
-		goto out;
-	}
-	/* One request per connection, ended by closing our side. */
-	if (send(fd, line, len, MSG_NOSIGNAL) != (ssize_t)len || shutdown(fd, SHUT_WR) < 0) {
-		r = -errno;
-		goto out;
-	}
-	for (;;) {
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		ssize_t n;
-
-		r = poll(&pfd, 1, STATUS_TIMEOUT_MS);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			r = r == 0 ? -ETIMEDOUT : -errno;
-			goto out;
-		}
-		n = read(fd, reply + used, reply_size - 1 - used);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			goto out;
-		}
-		used += (size_t)n;
-		if (n == 0 || used == reply_size - 1)
-			break;
-	}
-	reply[used] = '\0';
-	reply[strcspn(reply, "\n")] = '\0';
-	r = strcmp(reply, "ok") == 0 ? 0 : -EPROTO;
-out:
-	if (r < 0 && r != -EPROTO)
-		reply[0] = '\0';
-	(void)close(fd);
-	return r;
+	reply[0] = '\0';
+	r = lc_sock_exchange(socket_path, line, STATUS_TIMEOUT_MS, STATUS_REPLY_MAX, &got, &step);
+	if (r < 0)
+		return r;
+	/* The first line is the answer: "ok", or "error: <reason>". */
+	len = strcspn(got, "\n");
+	if (len >= reply_size)
+		len = reply_size - 1;
+	memcpy(reply, got, len);
+	reply[len] = '\0';
+	free(got);
+	return strcmp(reply, "ok") == 0 ? 0 : -EPROTO;
 }
 
 static int apply_one(const struct lcd_op *op, const struct lcd_cfs_ops *ops, void *opaque)

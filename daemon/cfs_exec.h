@@ -50,7 +50,7 @@ int lcd_plan_apply(const struct lcd_plan *plan, const struct lcd_cfs_ops *ops, v
 
 /*
  * One request to a handler status socket (handler_clone(8)): sends line,
- * reads the reply into reply (NUL-terminated). 0 when the reply is "ok",
+ * reads the reply's first line into reply (NUL-terminated). 0 when the reply is "ok",
  * -EPROTO with the reply when it is an error, -errno (-ETIMEDOUT after
  * 5 s). Blocks.
  */

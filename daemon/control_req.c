@@ -10,14 +10,10 @@
  * state saying why. Nothing here logs: luncloned.c does.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -25,10 +21,10 @@
 
 #include "util/iscsi_url.h"
 #include "util/parse.h"
+#include "util/sock_exchange.h"
 
 #include "cfs_exec.h"
 #include "control.h"
-#include "control_io.h"
 
 #define MIB_SHIFT 20
 /* As lcd_status_request(): the handler answers within 2 s. */
@@ -400,52 +396,17 @@ static bool not_running(int r)
  */
 static int handler_status(const char *path, char *reply, size_t size)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int64_t deadline = lcd_ctl_now_ms() + HANDLER_TIMEOUT_MS;
-	size_t used = 0;
-	int fd, r;
+	enum lc_sock_step step;
+	char *got = NULL;
+	int r;
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	/* A UNIX socket connects at once or fails (EAGAIN: backlog full). */
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		r = -errno;
-		goto out;
-	}
-	r = lcd_ctl_write_all(fd, "status\n", 7, deadline);
+	r = lc_sock_exchange(path, "status\n", HANDLER_TIMEOUT_MS, size - 1, &got, &step);
 	if (r < 0)
-		goto out;
-	(void)shutdown(fd, SHUT_WR);
-	for (;;) {
-		ssize_t n;
-
-		r = lcd_ctl_wait(fd, POLLIN, deadline);
-		if (r < 0)
-			goto out;
-		n = recv(fd, reply + used, size - 1 - used, 0);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n < 0) {
-			r = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		used += (size_t)n;
-		if (used == size - 1) {
-			r = -EMSGSIZE;
-			goto out;
-		}
-	}
-	reply[used] = '\0';
-	r = strncmp(reply, "error: ", 7) == 0 ? -EPROTO : 0;
-out:
-	(void)close(fd);
-	return r;
+		return r;
+	/* Shorter than size - 1 bytes, or the exchange said -EMSGSIZE. */
+	memcpy(reply, got, strlen(got) + 1);
+	free(got);
+	return strncmp(reply, "error: ", 7) == 0 ? -EPROTO : 0;
 }
 
 static struct json_object *session_status(const struct lcd_config *cfg, const struct lcd_session *s)

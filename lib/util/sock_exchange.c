@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* One exchange on a UNIX stream socket (ctl_socket.h). */
+/* One exchange on a UNIX stream socket (sock_exchange.h). */
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ctl_socket.h"
+#include "sock_exchange.h"
 
 static int64_t now_ms(void)
 {
@@ -40,8 +40,8 @@ static int wait_fd(int fd, short events, int64_t deadline_ms)
 	}
 }
 
-int cli_sock_exchange(const char *path, const char *request, int timeout_ms, size_t reply_max,
-		      char **ret_reply, enum cli_sock_step *ret_step)
+int lc_sock_exchange(const char *path, const char *request, int timeout_ms, size_t reply_max,
+		       char **ret_reply, enum lc_sock_step *ret_step)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	int64_t deadline_ms = now_ms() + timeout_ms;
@@ -49,7 +49,7 @@ int cli_sock_exchange(const char *path, const char *request, int timeout_ms, siz
 	char *reply = NULL;
 	int fd, r;
 
-	*ret_step = CLI_SOCK_CONNECT;
+	*ret_step = LC_SOCK_CONNECT;
 	if (strlen(path) >= sizeof(addr.sun_path))
 		return -ENAMETOOLONG;
 	memcpy(addr.sun_path, path, strlen(path) + 1);
@@ -60,7 +60,7 @@ int cli_sock_exchange(const char *path, const char *request, int timeout_ms, siz
 		r = -errno;
 		goto out;
 	}
-	*ret_step = CLI_SOCK_IO;
+	*ret_step = LC_SOCK_IO;
 	while (len > 0) {
 		ssize_t n;
 
