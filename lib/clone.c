@@ -515,6 +515,7 @@ void lc_clone_resume(struct lc_clone *c)
 	pthread_mutex_lock(&c->state_lock);
 	c->paused = false;
 	c->src_probe_at_ns = 0; /* an unreachable source: try it now */
+	c->dst_retry_at_ns = 0; /* a failing destination too */
 	pthread_cond_broadcast(&c->state_cond);
 	pthread_mutex_unlock(&c->state_lock);
 }

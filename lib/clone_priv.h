@@ -100,6 +100,17 @@ struct lc_clone {
 	 * except what the callback does. */
 	pthread_mutex_t notify_lock;
 
+	/*
+	 * The destination refused a hydration write (-EIO, -ENOSPC...): no
+	 * worker claims regions before dst_retry_at_ns. Each failure of a
+	 * write that began after the last wait ended doubles the wait, up to
+	 * the same bound as the source's; a successful write ends it.
+	 * dst_backoff_ms is written under state_lock and read without it on
+	 * the fast path (a write that succeeded).
+	 */
+	uint64_t dst_retry_at_ns; /* Protected by state_lock */
+	atomic_uint dst_backoff_ms;
+
 	struct lc_hydrate_worker *workers;
 	unsigned nr_workers_started;
 	pthread_t housekeeper;

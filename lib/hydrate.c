@@ -45,20 +45,34 @@
  * (-ESTALE: an iscsi LUN swapped behind the URL) is an answer, not an outage:
  * its regions are quarantined and the clone ends degraded, with that error.
  *
- * Destination errors leave the regions unmarked; they are retried on a
- * later pass, after a pause.
+ * Destination errors (a write or discard refused: -EIO, -ENOSPC...) leave
+ * the regions unmarked, and no worker claims more until a wait has passed:
+ * retry_delay_ms, doubling with each failure of a write that began after
+ * the last wait ended, up to BACKOFF_MAX_MS; a write that succeeds ends the
+ * doubling, resume ends the wait. So a full destination costs a few
+ * attempts a minute, not a busy loop, and hydration goes on by itself once
+ * space is freed. User writes are not held back: they fail on their own.
+ *
+ * Workers run at a lower CPU priority (HYDRATE_NICE) than the threads that
+ * serve user I/O: a copy that is CPU-bound (a sparse source: reads of
+ * zeros, discards) must not starve them or anything else on the host.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "clone_priv.h"
 #include "util/clock.h"
 
 /* How long an idle worker sleeps before looking for work again. */
 #define IDLE_WAIT_NS (20 * LC_NSEC_PER_MSEC)
-/* The longest wait between probes of an unreachable source. */
-#define SOURCE_BACKOFF_MAX_MS 5000u
+/* The longest wait between probes of an unreachable source, and between
+ * attempts on a failing destination. */
+#define BACKOFF_MAX_MS 5000u
+/* Hydration workers' nice value (a thread's own, on Linux). */
+#define HYDRATE_NICE 10
 
 /*
  * Whether a source read failed because the source could not be reached (the
@@ -177,6 +191,12 @@ static bool reserve(struct lc_clone *c, uint32_t *ret_limit, uint64_t *ret_rate,
 			go = true;
 			break;
 		}
+		if (now < c->dst_retry_at_ns) {
+			wait_until_locked(c, c->dst_retry_at_ns < now + IDLE_WAIT_NS * 10
+						     ? c->dst_retry_at_ns
+						     : now + IDLE_WAIT_NS * 10);
+			continue;
+		}
 		rate = effective_rate_locked(c, now);
 		if (rate && c->throttle_clock_ns > now) {
 			/* Re-check often: yield may end, the limit may change. */
@@ -219,6 +239,47 @@ static void backoff(struct lc_clone *c, unsigned ms)
 	pthread_mutex_unlock(&c->state_lock);
 }
 
+static unsigned backoff_max_ms(const struct lc_clone *c)
+{
+	return c->cfg.retry_delay_ms > BACKOFF_MAX_MS ? c->cfg.retry_delay_ms : BACKOFF_MAX_MS;
+}
+
+/*
+ * A hydration write that began at start_ns failed with err: no worker
+ * claims regions for a while. Only a write that began after the last wait
+ * ended doubles it: the other workers' writes that fail in the same moment
+ * are the same news.
+ */
+static void destination_failed(struct lc_clone *c, int err, uint64_t start_ns)
+{
+	unsigned ms;
+	uint64_t now;
+
+	lc_clone_set_error(c, err);
+	pthread_mutex_lock(&c->state_lock);
+	now = lc_now_ns();
+	if (start_ns >= c->dst_retry_at_ns) {
+		ms = atomic_load(&c->dst_backoff_ms);
+		if (ms == 0)
+			ms = c->cfg.retry_delay_ms ? c->cfg.retry_delay_ms : 1;
+		else
+			ms = ms * 2 > backoff_max_ms(c) ? backoff_max_ms(c) : ms * 2;
+		atomic_store(&c->dst_backoff_ms, ms);
+		c->dst_retry_at_ns = now + (uint64_t)ms * LC_NSEC_PER_MSEC;
+	}
+	pthread_mutex_unlock(&c->state_lock);
+}
+
+/* A hydration write succeeded: the next failure starts at the first wait. */
+static void destination_ok(struct lc_clone *c)
+{
+	if (atomic_load(&c->dst_backoff_ms) == 0)
+		return; /* the usual case: no lock */
+	pthread_mutex_lock(&c->state_lock);
+	atomic_store(&c->dst_backoff_ms, 0);
+	pthread_mutex_unlock(&c->state_lock);
+}
+
 bool lc_hydrate_is_quarantined(struct lc_clone *c, uint64_t region_nr)
 {
 	bool q;
@@ -241,8 +302,7 @@ bool lc_hydrate_is_quarantined(struct lc_clone *c, uint64_t region_nr)
 static void source_unreachable(struct lc_clone *c, struct lc_backend *src, int err, bool probe,
 			       uint64_t start_ns)
 {
-	unsigned max_ms = c->cfg.retry_delay_ms > SOURCE_BACKOFF_MAX_MS ? c->cfg.retry_delay_ms
-									: SOURCE_BACKOFF_MAX_MS;
+	unsigned max_ms = backoff_max_ms(c);
 	bool changed;
 	uint64_t now;
 
@@ -514,12 +574,14 @@ static void copy_regions_singly(struct lc_clone *c, struct lc_hydrate_worker *w,
 			quarantine(c, rn, r);
 			continue;
 		}
+		start_ns = lc_now_ns();
 		r = write_regions(c, w->buf, rn, 1);
 		if (r < 0) {
-			lc_clone_set_error(c, r);
-			backoff(c, c->cfg.retry_delay_ms);
-			continue;
+			/* Leave it and the rest for after the wait. */
+			destination_failed(c, r, start_ns);
+			break;
 		}
+		destination_ok(c);
 		mark_batch(c, rn, 1, len);
 	}
 }
@@ -550,13 +612,14 @@ static void copy_batch(struct lc_clone *c, struct lc_hydrate_worker *w, uint64_t
 		copy_regions_singly(c, w, src, first, nr);
 		goto out;
 	}
+	start_ns = lc_now_ns();
 	r = write_regions(c, w->buf, first, nr);
 	if (r < 0) {
 		/* Destination trouble: leave them unmarked, try again later. */
-		lc_clone_set_error(c, r);
-		backoff(c, c->cfg.retry_delay_ms);
+		destination_failed(c, r, start_ns);
 		goto out;
 	}
+	destination_ok(c);
 	mark_batch(c, first, nr, len);
 out:
 	lc_clone_src_put(c);
@@ -567,6 +630,8 @@ static void *worker_main(void *opaque)
 	struct lc_hydrate_worker *w = opaque;
 	struct lc_clone *c = w->clone;
 
+	/* Best effort: a worker at the normal priority still copies. */
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), HYDRATE_NICE);
 	for (;;) {
 		uint64_t planned, rate = 0, first = 0, copied;
 		uint32_t limit = 1, nr;

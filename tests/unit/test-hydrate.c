@@ -8,7 +8,8 @@
  *
  * The source is a "flaky" backend wrapping a volcache model: a switch takes
  * the whole device off the network; medium errors are the volcache's
- * injected faults.
+ * injected faults. The destination is wrapped the same way, with a switch
+ * that makes it refuse writes (a full disk).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -30,13 +31,15 @@
 #define BAD_REGION 17u
 #define WAIT_MS 10000u
 
-/* ---- the flaky source ---- */
+/* ---- the flaky devices ---- */
 
 struct flaky {
 	struct lc_backend be; /* first: close() frees the whole object */
 	struct lc_backend *inner;
 	atomic_int fail_with; /* 0: reachable; else every read fails with it */
 	atomic_uint nr_failed_reads;
+	atomic_int write_fail_with; /* 0: writes pass; else they fail with it */
+	atomic_uint nr_failed_writes;
 };
 
 static int flaky_pread(struct lc_backend *be, void *buf, size_t len, uint64_t offset_bytes)
@@ -53,17 +56,31 @@ static int flaky_pread(struct lc_backend *be, void *buf, size_t len, uint64_t of
 
 static int flaky_pwrite(struct lc_backend *be, const void *buf, size_t len, uint64_t off)
 {
-	(void)be;
-	(void)buf;
-	(void)len;
-	(void)off;
-	return -EROFS;
+	struct flaky *f = (struct flaky *)be;
+	int e = atomic_load(&f->write_fail_with);
+
+	if (e) {
+		atomic_fetch_add(&f->nr_failed_writes, 1);
+		return e;
+	}
+	return lc_backend_pwrite(f->inner, buf, len, off);
+}
+
+static int flaky_discard(struct lc_backend *be, uint64_t off, uint64_t len)
+{
+	struct flaky *f = (struct flaky *)be;
+	int e = atomic_load(&f->write_fail_with);
+
+	if (e) {
+		atomic_fetch_add(&f->nr_failed_writes, 1);
+		return e;
+	}
+	return lc_backend_discard(f->inner, off, len);
 }
 
 static int flaky_flush(struct lc_backend *be)
 {
-	(void)be;
-	return -EROFS;
+	return lc_backend_flush(((struct flaky *)be)->inner);
 }
 
 static void flaky_close(struct lc_backend *be)
@@ -82,11 +99,12 @@ static const struct lc_backend_ops flaky_ops = {
     .pread = flaky_pread,
     .pwrite = flaky_pwrite,
     .flush = flaky_flush,
+    .discard = flaky_discard,
     .close = flaky_close,
 };
 
 /* Wraps inner (taken over, also on failure). */
-static struct flaky *flaky_new(struct lc_backend *inner)
+static struct flaky *flaky_new(struct lc_backend *inner, bool read_only)
 {
 	struct flaky *f = calloc(1, sizeof(*f));
 
@@ -98,7 +116,8 @@ static struct flaky *flaky_new(struct lc_backend *inner)
 	f->be.ops = &flaky_ops;
 	f->be.size_bytes = inner->size_bytes;
 	f->be.logical_block_size = inner->logical_block_size;
-	f->be.read_only = true;
+	f->be.read_only = read_only;
+	f->be.discard_zeroes = inner->discard_zeroes;
 	f->inner = inner;
 	return f;
 }
@@ -146,6 +165,7 @@ struct hfix {
 	struct fixture f;
 	struct flaky *flaky;
 	struct lc_backend *inner; /* the volcache under flaky: medium errors */
+	struct flaky *dst_flaky;  /* the destination */
 	struct events ev;
 };
 
@@ -166,10 +186,13 @@ static void hfix_setup(struct hfix *h, unsigned retry_delay_ms)
 	f->source_image = make_source_image(SIZE, 0, 0);
 	assert_non_null(f->source_image);
 	assert_int_equal(lc_volcache_new("src", SIZE, f->source_image, &h->inner), 0);
-	h->flaky = flaky_new(h->inner);
+	h->flaky = flaky_new(h->inner, true);
 	assert_non_null(h->flaky);
 	f->src = &h->flaky->be;
 	assert_int_equal(lc_volcache_new("dst", SIZE, NULL, &f->dst), 0);
+	h->dst_flaky = flaky_new(f->dst, false);
+	assert_non_null(h->dst_flaky);
+	f->dst = &h->dst_flaky->be;
 	assert_int_equal(lc_volcache_new("meta", lc_meta_required_size(REGION, SIZE), NULL, &f->mdev),
 			 0);
 	assert_int_equal(lc_meta_format(f->mdev, &p, &err), 0);
@@ -363,6 +386,63 @@ static void test_wrong_device_is_not_waited_for(void **state)
 	hfix_teardown(&h);
 }
 
+/*
+ * A full destination: every hydration write fails. Hydration marks and
+ * quarantines nothing, says why, and tries again after waits that double
+ * (5, 10, 20... ms here), not every retry_delay_ms per worker; once space is
+ * back it completes by itself.
+ */
+static void test_destination_failures_back_off(void **state)
+{
+	struct lc_clone_status st;
+	unsigned tries;
+	struct hfix h;
+
+	(void)state;
+	hfix_setup(&h, 5);
+	atomic_store(&h.dst_flaky->write_fail_with, -ENOSPC);
+	lc_clone_resume(h.f.clone);
+	usleep(600 * 1000);
+	lc_clone_get_status(h.f.clone, &st);
+	assert_int_equal(st.state, LC_CLONE_HYDRATING);
+	assert_int_equal(st.nr_hydrated, 0);
+	assert_int_equal(st.nr_quarantined, 0);
+	assert_int_equal(st.last_error, -ENOSPC);
+	/* Waits of 5 + 10 + ... + 320 ms fill 600 ms: about 7 rounds of at
+	 * most one write per worker. A fixed 5 ms pause per worker would
+	 * have made about 240. */
+	tries = atomic_load(&h.dst_flaky->nr_failed_writes);
+	assert_in_range(tries, 2, 24);
+	/* The source was not blamed. */
+	assert_int_equal(nr_events(&h.ev), 0);
+
+	/* Space is freed: it completes without being told (next try within
+	 * the longest wait, 5 s). */
+	atomic_store(&h.dst_flaky->write_fail_with, 0);
+	assert_int_equal(lc_clone_wait(h.f.clone, WAIT_MS), 0);
+	assert_dst_equals_source(&h.f);
+	hfix_teardown(&h);
+}
+
+/* Resume cuts a destination's wait short, as it does a source's. */
+static void test_resume_retries_destination_at_once(void **state)
+{
+	struct hfix h;
+
+	(void)state;
+	hfix_setup(&h, 3000); /* a long first wait: only resume can cut it */
+	atomic_store(&h.dst_flaky->write_fail_with, -EIO);
+	lc_clone_resume(h.f.clone);
+	while (atomic_load(&h.dst_flaky->nr_failed_writes) == 0)
+		usleep(1000);
+	atomic_store(&h.dst_flaky->write_fail_with, 0);
+	assert_int_equal(lc_clone_wait(h.f.clone, 500), -ETIMEDOUT);
+	lc_clone_resume(h.f.clone);
+	assert_int_equal(lc_clone_wait(h.f.clone, 2000), 0);
+	assert_dst_equals_source(&h.f);
+	hfix_teardown(&h);
+}
+
 /* Paused while waiting: paused wins in status; resume probes at once. */
 static void test_pause_while_waiting(void **state)
 {
@@ -392,6 +472,8 @@ int main(void)
 	    cmocka_unit_test(test_medium_error_quarantines_without_waiting),
 	    cmocka_unit_test(test_wrong_device_is_not_waited_for),
 	    cmocka_unit_test(test_pause_while_waiting),
+	    cmocka_unit_test(test_destination_failures_back_off),
+	    cmocka_unit_test(test_resume_retries_destination_at_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
