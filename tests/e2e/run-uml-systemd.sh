@@ -48,6 +48,9 @@ rm -f "$OUT/rc"
 
 UMLDIR=$(mktemp -d /tmp/lunclone-uml.XXXXXX)
 trap 'rm -rf "$UMLDIR"' EXIT
+# shellcheck source=tests/e2e/uml-host-lib.sh
+. "$HERE/uml-host-lib.sh"
+SHIM=$(uml_xstate_shim "$UMLDIR") || die "cannot build the UML xstate shim (gcc)"
 
 # The upper layer of the guest's overlay, copied in by stage 0.
 T=$UMLDIR/upper
@@ -97,7 +100,7 @@ LOG=$OUT/console.log
 start=$(date +%s.%N)
 set +e
 TMPDIR=/dev/shm timeout --kill-after=10 $((TMO + 60)) \
-	taskset -c "$CPU" linux.uml \
+	env LD_PRELOAD="$SHIM" taskset -c "$CPU" linux.uml \
 	mem="$MEM" umid="lc-sysd-$$" uml_dir="$UMLDIR" \
 	root=/dev/root rootfstype=hostfs rootflags=/ ro \
 	init="$HERE/uml-systemd-init.sh" \

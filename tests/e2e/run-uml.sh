@@ -55,12 +55,15 @@ rm -f "$OUT/rc"
 UMLDIR=$(mktemp -d /tmp/lunclone-uml.XXXXXX)
 cleanup() { rm -rf "$UMLDIR"; }
 trap cleanup EXIT
+# shellcheck source=tests/e2e/uml-host-lib.sh
+. "$HERE/uml-host-lib.sh"
+SHIM=$(uml_xstate_shim "$UMLDIR") || die "cannot build the UML xstate shim (gcc)"
 
 LOG=$OUT/console.log
 start=$(date +%s.%N)
 set +e
 TMPDIR=/dev/shm timeout --kill-after=10 $((TMO + 60)) \
-	taskset -c "$CPU" linux.uml \
+	env LD_PRELOAD="$SHIM" taskset -c "$CPU" linux.uml \
 	mem="$MEM" umid="lc-e2e-$$" uml_dir="$UMLDIR" \
 	root=/dev/root rootfstype=hostfs rootflags=/ ro \
 	init="$HERE/uml-init.sh" \

@@ -17,8 +17,8 @@
  * each guest thread as it would on a smaller CPU, instead of leaking between
  * threads of one host process. Every other ptrace request passes through.
  *
- * Build: gcc -O2 -fPIC -shared -o uml-xstate-shim.so uml-xstate-shim.c -ldl
- * Use:   LD_PRELOAD=/path/uml-xstate-shim.so linux.uml ...
+ * Built and preloaded by run-uml.sh and run-uml-systemd.sh (uml-host-lib.sh):
+ *   LD_PRELOAD=/path/uml-xstate-shim.so linux.uml ...
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
