@@ -11,11 +11,17 @@
 #   lunclone  handler_clone.so in tcmu-runner (user:clone backstore, direct=on),
 #             backstore enabled to state=complete on its status socket
 # All three read and write loop devices over files on the guest's tmpfs.
-# Results go to /e2eout/results.env as KEY=VALUE (seconds); the host makes
-# the table. Every copy is checked against the source (sha256).
+# Results go to $GL_OUT/results.env (default /e2eout) as KEY=VALUE
+# (seconds); the host makes the table. Every copy is checked against the
+# source (sha256). Both clones' progress, sampled every 100 ms, goes to
+# $GL_OUT/progress-<tool>-<run>.txt as "epoch-seconds hydrated total" lines
+# (regions), for the plot of bench/uml-suite.
 #
 # Environment (from the host): E2E_BENCH_MIB, E2E_BENCH_RUNS,
-# E2E_BENCH_REGION_KIB, E2E_BENCH_BATCH, E2E_HANDLER_DIR, E2E_LUNCLONE.
+# E2E_BENCH_REGION_KIB, E2E_BENCH_BATCH, E2E_HANDLER_DIR, E2E_LUNCLONE;
+# E2E_BENCH_SRC and E2E_BENCH_DST: loop devices set up by the caller
+# (bench/guest-suite.sh, so that every part uses the same devices), else
+# this script makes them over files on /srv.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/e2e/guest-lib.sh
@@ -35,11 +41,16 @@ modprobe -a dm_mod dm_clone loop || gl_fail "modprobe dm_clone loop failed"
 now() { date +%s.%N; }
 elapsed() { echo "$(now) - $1" | bc; }
 
-head -c $((MIB << 20)) /dev/urandom >/srv/src.img
-SRC_SHA=$(gl_sha /srv/src.img)
-truncate -s $((MIB << 20)) /srv/dst.img
-S=$(losetup -f --show -r /srv/src.img)
-D=$(losetup -f --show /srv/dst.img)
+if [[ -n ${E2E_BENCH_SRC:-} ]]; then
+	S=$E2E_BENCH_SRC D=${E2E_BENCH_DST:?E2E_BENCH_SRC without E2E_BENCH_DST}
+	[[ $(blockdev --getsize64 "$S") == $((MIB << 20)) ]] || gl_fail "bench: $S is not $MIB MiB"
+else
+	head -c $((MIB << 20)) /dev/urandom >/srv/src.img
+	truncate -s $((MIB << 20)) /srv/dst.img
+	S=$(losetup -f --show -r /srv/src.img)
+	D=$(losetup -f --show /srv/dst.img)
+fi
+SRC_SHA=$(gl_sha "$S")
 SECTORS=$(blockdev --getsz "$S")
 gl_step "bench: $MIB MiB, regions of $REGION_KIB KiB, batch $BATCH, $RUNS runs; src $S dst $D"
 
@@ -82,6 +93,8 @@ run_ceiling() {
 	local r w
 	r=$(fio_secs read "$S")
 	w=$(fio_secs write "$D")
+	gl_note "BENCH_ceilread_$RUN" "$r"
+	gl_note "BENCH_ceilwrite_$RUN" "$w"
 	# The write above is not the source's data: copy it for check_dst.
 	dd if="$S" of="$D" bs=1M iflag=direct oflag=direct status=none
 	if [[ $(echo "$r > $w" | bc) == 1 ]]; then echo "$r"; else echo "$w"; fi
@@ -93,11 +106,14 @@ run_dmclone() {
 	dd if=/dev/zero of=/srv/dmc.meta bs=4k count=1 conv=notrunc status=none
 	meta=$(losetup -f --show /srv/dmc.meta)
 	t=$(now)
+	gl_note "BENCH_dmclone_t0_$RUN" "$t"
 	dmsetup create lc-bench --table "0 $SECTORS clone $meta $D $S $((REGION_KIB * 2)) 1 no_discard_passdown 2 hydration_batch_size $BATCH" ||
 		gl_fail "dmsetup create clone failed"
+	: >"$GL_OUT/progress-dmclone-$RUN.txt"
 	while :; do
 		st=$(dmsetup status lc-bench)
 		h=$(awk '{print $7}' <<<"$st")
+		echo "$EPOCHREALTIME ${h%/*} ${h#*/}" >>"$GL_OUT/progress-dmclone-$RUN.txt"
 		[[ ${h%/*} == "${h#*/}" ]] && break
 		sleep 0.1 # as lunclone's watch below: the same granularity
 	done
@@ -114,13 +130,26 @@ run_lunclone() {
 	echo -n "dev_config=clone/src=$S;dst=$D;meta=/srv/lc.meta;name=lcbench;direct=on;region_size=${REGION_KIB}K;batch=$BATCH" >"$so/control"
 	echo -n "dev_size=$((MIB << 20))" >"$so/control"
 	t=$(now)
+	gl_note "BENCH_lunclone_t0_$RUN" "$t"
 	echo -n 1 >"$so/enable" || gl_fail "enabling the user:clone backstore failed"
 	while [[ ! -S /run/lunclone/lcbench.sock ]]; do sleep 0.01; done
-	# One process polling every 100 ms (not one process per poll).
-	"$E2E_LUNCLONE" ctl --socket /run/lunclone/lcbench.sock watch --interval 100 >/dev/null ||
+	# One process polling every 100 ms (not one process per poll); its lines
+	# ("[###...]  42.17%  1234/2926 regions ...") become progress samples.
+	"$E2E_LUNCLONE" ctl --socket /run/lunclone/lcbench.sock watch --interval 100 |
+		progress_log >"$GL_OUT/progress-lunclone-$RUN.txt" ||
 		gl_fail "lunclone ctl watch: the clone did not complete"
 	elapsed "$t"
 	rmdir "$so"
+}
+
+# progress_log: lunclone ctl watch's lines on stdin, "epoch hydrated total"
+# on stdout ($EPOCHREALTIME: no process per line).
+progress_log() {
+	local l
+	while IFS= read -r l; do
+		[[ $l =~ ([0-9]+)/([0-9]+)\ regions ]] && echo "$EPOCHREALTIME ${BASH_REMATCH[1]} ${BASH_REMATCH[2]}"
+	done
+	return 0
 }
 
 gl_dbus_start
@@ -133,6 +162,7 @@ for ((r = 1; r <= RUNS; r++)); do
 	3) order="dmclone lunclone ceiling dd" ;;
 	0) order="lunclone ceiling dd dmclone" ;;
 	esac
+	RUN=$r
 	for tool in $order; do
 		fresh_dst
 		secs=$("run_$tool")

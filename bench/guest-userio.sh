@@ -99,6 +99,15 @@ for spec in randread:4k randwrite:4k read:128k write:128k; do
 		n=$((n + 1))
 	done
 done
+# Leave LIO empty for whatever runs next in this guest (bench/guest-suite.sh).
+for c in clone file fileio; do
+	gl_iscsi_logout "$IQN:$c"
+done
+gl_lio_remove uclone clone "$IQN:clone"
+gl_lio_remove ufile file "$IQN:file"
+gl_lio_remove kfileio fileio "$IQN:fileio"
+rmdir "$so" || gl_fail "removing the fileio backstore failed"
+rm -f /srv/src.img /srv/file.img /srv/fileio.img /srv/clone.dst /srv/clone.meta /srv/fio-*.json
 gl_note UIO_MIB "$MIB"
 gl_note UIO_SECONDS "$SECS"
 gl_step "bench: done"
