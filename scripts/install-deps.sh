@@ -3,12 +3,14 @@
 # or with sudo): the build dependencies, dpkg-dev (tcmu-runner's headers come
 # from its source package), and what the end-to-end tests run
 # (tests/e2e/install-host.sh: User-Mode-Linux, tcmu-runner, targetcli,
-# initiators, fio), and clang with libFuzzer for scripts/fuzz.sh. Safe to
+# initiators, fio), clang with libFuzzer for scripts/fuzz.sh, and gnuplot
+# for the plots of bench/uml-suite. Safe to
 # run again.
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libcmocka-dev libjson-c-dev python3-jsonschema libsystemd-dev libnl-3-dev libnl-route-3-dev systemd valgrind dpkg-dev libiscsi-dev libiscsi-bin tgt
-	clang libclang-rt-14-dev)
+	clang libclang-rt-14-dev
+	gnuplot-nox)
 
 missing=()
 for p in "${pkgs[@]}"; do
