@@ -25,11 +25,31 @@
 #include "bufpool.h"
 #include "region_lock.h"
 
-struct lc_hydrate_worker {
-	struct lc_clone *clone;
-	pthread_t thread;
+/* A batch a hydration worker claimed: read into buf, then written. */
+struct lc_hydrate_batch {
 	void *buf;                     /* batch_regions * region_size, aligned */
 	struct lc_region_hold *holds;  /* batch_regions of them */
+	uint64_t first;                /* regions [first, first + nr) */
+	uint32_t nr;
+	struct lc_hydrate_batch *next; /* on the free list or the write queue */
+};
+
+/*
+ * A hydration worker is two threads and two batches, so that its next
+ * source read overlaps its destination write (hydrate.c): the reader claims
+ * and reads a batch and queues it; the writer writes, marks and releases it
+ * and gives it back.
+ */
+struct lc_hydrate_worker {
+	struct lc_clone *clone;
+	pthread_t reader, writer;
+	bool reader_started, writer_started, sync_ready;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;                      /* any change below */
+	struct lc_hydrate_batch batches[2];
+	struct lc_hydrate_batch *free_batches;    /* Protected by lock */
+	struct lc_hydrate_batch *queue, *queue_tail; /* Protected by lock: FIFO */
+	bool reader_done;                         /* Protected by lock */
 };
 
 struct lc_clone {
