@@ -20,7 +20,11 @@
 #   LONG_S9_FSYNCS      power-cut workload fsyncs [5000]  (CI: 1000)
 #   LONG_S9_MUTANT      1: also run the reversed-commit mutant, whose replay
 #                       must find violations [1]
-#   LONG_S13_SECONDS    fio runtime of each slow-source measurement [30] (CI: 5)
+#   LONG_S13_PAIRS      slow source: hydrating fio windows, each between two
+#                       paused ones [11]                  (CI: 5)
+#   LONG_S13_SECONDS    ... seconds per window [4]        (CI: 2)
+#   LONG_S13_MAX_RATIO  ... bound on the median p99 ratio, issue 7's
+#                       target [1.5]                      (CI: 3)
 #   LONG_BENCH_SIZE     bench/hydrate size [2G]; bench/iscsi-source [1G]
 #   LONG_BENCH_MIB      UML benchmarks, MiB [512]         (CI: 64)
 #   LONG_BENCH_RUNS     runs per benchmark [3]            (CI: 1)
@@ -55,7 +59,9 @@ soak_cycles=${LONG_SOAK_CYCLES:-200}
 soak_secs=${LONG_SOAK_SECONDS:-7200}
 s9_fsyncs=${LONG_S9_FSYNCS:-5000}
 s9_mutant=${LONG_S9_MUTANT:-1}
-s13_secs=${LONG_S13_SECONDS:-30}
+s13_pairs=${LONG_S13_PAIRS:-11}
+s13_secs=${LONG_S13_SECONDS:-4}
+s13_max=${LONG_S13_MAX_RATIO:-1.5}
 bench_size=${LONG_BENCH_SIZE:-}
 bench_mib=${LONG_BENCH_MIB:-512}
 bench_runs=${LONG_BENCH_RUNS:-3}
@@ -108,7 +114,9 @@ if want powercut; then
 		"${e2e[@]}" --work "$out/powercut" --scenarios 9 "${mutant[@]}"
 fi
 if want faults; then
-	part faults env E2E_S13_SECONDS="$s13_secs" \
+	# E2E_MEM: scenario 13's source and destination grow with its windows.
+	part faults env E2E_S13_PAIRS="$s13_pairs" E2E_S13_SECONDS="$s13_secs" \
+		E2E_S13_MAX_RATIO="$s13_max" E2E_MEM=2048M \
 		"${e2e[@]}" --work "$out/faults" --scenarios "6 7 11 12 13"
 fi
 if want bench; then
