@@ -42,40 +42,38 @@ struct flaky {
 	atomic_uint nr_failed_writes;
 };
 
+/* The error a switch injects (counted), or 0 to pass the call on. */
+static int fault(atomic_int *fail_with, atomic_uint *nr_failed)
+{
+	int e = atomic_load(fail_with);
+
+	if (e)
+		atomic_fetch_add(nr_failed, 1);
+	return e;
+}
+
 static int flaky_pread(struct lc_backend *be, void *buf, size_t len, uint64_t offset_bytes)
 {
 	struct flaky *f = (struct flaky *)be;
-	int e = atomic_load(&f->fail_with);
+	int e = fault(&f->fail_with, &f->nr_failed_reads);
 
-	if (e) {
-		atomic_fetch_add(&f->nr_failed_reads, 1);
-		return e;
-	}
-	return lc_backend_pread(f->inner, buf, len, offset_bytes);
+	return e ? e : lc_backend_pread(f->inner, buf, len, offset_bytes);
 }
 
 static int flaky_pwrite(struct lc_backend *be, const void *buf, size_t len, uint64_t off)
 {
 	struct flaky *f = (struct flaky *)be;
-	int e = atomic_load(&f->write_fail_with);
+	int e = fault(&f->write_fail_with, &f->nr_failed_writes);
 
-	if (e) {
-		atomic_fetch_add(&f->nr_failed_writes, 1);
-		return e;
-	}
-	return lc_backend_pwrite(f->inner, buf, len, off);
+	return e ? e : lc_backend_pwrite(f->inner, buf, len, off);
 }
 
 static int flaky_discard(struct lc_backend *be, uint64_t off, uint64_t len)
 {
 	struct flaky *f = (struct flaky *)be;
-	int e = atomic_load(&f->write_fail_with);
+	int e = fault(&f->write_fail_with, &f->nr_failed_writes);
 
-	if (e) {
-		atomic_fetch_add(&f->nr_failed_writes, 1);
-		return e;
-	}
-	return lc_backend_discard(f->inner, off, len);
+	return e ? e : lc_backend_discard(f->inner, off, len);
 }
 
 static int flaky_flush(struct lc_backend *be)
