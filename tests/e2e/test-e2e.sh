@@ -164,7 +164,9 @@ cpu_b=1
 ((ncpu > 1)) || cpu_b=0
 # Limits for a loaded machine, where guests run 2-3x slower than on a quiet
 # one (~8 min each before scenarios 11 and 12, which add ~2-5 min to B and
-# ~1-2 min to A); E2E_TIMEOUT_A/B: the long forms (scripts/long-tests.sh).
+# ~1-2 min to A; 13 and 10's outage add ~1-3 min to A: on a quiet machine
+# A takes ~105 s of scenarios, B ~120 s); E2E_TIMEOUT_A/B: the long forms
+# (scripts/long-tests.sh).
 [[ ${#ga[@]} -gt 0 ]] && run_guest a 0 "${ga[*]}" "${E2E_TIMEOUT_A:-1200}"
 [[ ${#gb[@]} -gt 0 ]] && run_guest b "$cpu_b" "${gb[*]}" "${E2E_TIMEOUT_B:-1500}"
 rc_a=0 rc_b=0
