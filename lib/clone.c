@@ -167,7 +167,13 @@ static void *housekeeper_main(void *opaque)
 		if (interval_ns && last_commit + interval_ns < wake)
 			wake = last_commit + interval_ns;
 		ts = lc_deadline_ns(wake);
-		(void)pthread_cond_timedwait(&c->state_cond, &c->state_lock, &ts);
+		/* Complete: nothing is marked, copied or finished any more, so
+		 * nothing wakes a hydrated clone's process but its I/O (and
+		 * close, which broadcasts). */
+		if (atomic_load(&c->complete))
+			(void)pthread_cond_wait(&c->state_cond, &c->state_lock);
+		else
+			(void)pthread_cond_timedwait(&c->state_cond, &c->state_lock, &ts);
 		if (c->stopping)
 			break;
 		pthread_mutex_unlock(&c->state_lock);
