@@ -25,33 +25,15 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 CPU=${E2E_CPU:-0}
 MEM=${E2E_MEM:-1024M}
 
-command -v linux.uml >/dev/null ||
-	die "linux.uml not found: install Debian's user-mode-linux (tests/e2e/install-host.sh)"
-KVER=$(linux.uml --version 2>/dev/null || true)
-[[ -n $KVER && -d /usr/lib/uml/modules/$KVER/kernel ]] ||
-	die "UML modules missing: /usr/lib/uml/modules/$KVER (reinstall user-mode-linux)"
+# shellcheck source=tests/e2e/uml-host-lib.sh
+. "$HERE/uml-host-lib.sh"
+uml_require run-uml-systemd.sh
 [[ -x /lib/systemd/systemd ]] || die "systemd missing (/lib/systemd/systemd): apt-get install systemd"
 [[ -x /usr/sbin/switch_root ]] || die "util-linux switch_root missing"
-command -v taskset >/dev/null || die "taskset missing (util-linux)"
-[[ $(id -u) -eq 0 ]] || die "must run as root"
-
-OUT=${E2E_OUT:-$(mktemp -d /tmp/lunclone-e2e.XXXXXX)}
-mkdir -p "$OUT"
-OUT=$(realpath "$OUT")
-rm -f "$OUT/rc"
-{
-	while IFS= read -r v; do
-		printf '%s=%q\n' "$v" "${!v}"
-	done < <(compgen -e | grep -E '^(E2E|LC)_' || true)
-	printf 'E2E_OUT_HOST=%q\n' "$OUT"
-} >"$OUT/env"
+uml_out_dir
 
 UMLDIR=$(mktemp -d /tmp/lunclone-uml.XXXXXX)
 trap 'rm -rf "$UMLDIR"' EXIT
-# shellcheck source=tests/e2e/uml-host-lib.sh
-. "$HERE/uml-host-lib.sh"
-SHIM=$(uml_xstate_shim "$UMLDIR") || die "cannot build the UML xstate shim (gcc)"
-
 # The upper layer of the guest's overlay, copied in by stage 0.
 T=$UMLDIR/upper
 mkdir -p "$T/etc/systemd/system" "$T/etc/systemd/system-generators" \
@@ -96,27 +78,7 @@ for g in systemd-sysv-generator systemd-gpt-auto-generator systemd-getty-generat
 	ln -s /dev/null "$T/etc/systemd/system-generators/$g"
 done
 
-LOG=$OUT/console.log
-start=$(date +%s.%N)
-set +e
-TMPDIR=/dev/shm timeout --kill-after=10 $((TMO + 60)) \
-	env LD_PRELOAD="$SHIM" taskset -c "$CPU" linux.uml \
-	mem="$MEM" umid="lc-sysd-$$" uml_dir="$UMLDIR" \
-	root=/dev/root rootfstype=hostfs rootflags=/ ro \
+uml_boot run-uml-systemd.sh "lc-sysd-$$" "$TMO" \
 	init="$HERE/uml-systemd-init.sh" \
-	con=null con0=null,fd:1 \
 	quiet systemd.unit=e2e.target systemd.show_status=1 \
-	e2e.out="$OUT" e2e.upper="$T" \
-	</dev/null >"$LOG" 2>&1
-urc=$?
-set -e
-end=$(date +%s.%N)
-rc=$(cat "$OUT/rc" 2>/dev/null || echo none)
-printf 'run-uml-systemd.sh: %s on cpu %s: uml exit=%s guest rc=%s wall=%.1fs log=%s\n' \
-	"$(basename "$SCRIPT")" "$CPU" "$urc" "$rc" "$(echo "$end - $start" | bc)" "$LOG"
-if [[ $rc == none ]]; then
-	echo "run-uml-systemd.sh: the guest did not report a result; console tail:" >&2
-	tail -n 30 "$LOG" >&2 || true
-	exit 3
-fi
-exit "$rc"
+	e2e.out="$OUT" e2e.upper="$T"
