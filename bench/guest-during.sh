@@ -262,6 +262,7 @@ n=0
 for ((rep = 1; rep <= REPEATS; rep++)); do
 	for spec in $JOBS; do
 		# The order of the configurations rotates from job to job.
+		# shellcheck disable=SC2086 # a list of words
 		set -- $CONFIGS
 		for ((i = 0; i < $#; i++)); do
 			k=$(((i + n) % $# + 1))

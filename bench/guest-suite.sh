@@ -33,7 +33,7 @@ gl_init
 gl_require losetup
 modprobe -a loop || gl_fail "modprobe loop failed"
 
-S= D=
+S='' D=''
 devices() {
 	[[ -n $S ]] && return 0
 	head -c $((MIB << 20)) /dev/urandom >/srv/suite-src.img
@@ -46,7 +46,7 @@ drop_devices() {
 	[[ -n $S ]] || return 0
 	losetup -d "$S" "$D"
 	rm -f /srv/suite-src.img /srv/suite-dst.img
-	S= D=
+	S='' D=''
 }
 
 # part NAME SCRIPT [VAR=VALUE...]: SCRIPT with its results in /e2eout/NAME.
@@ -58,7 +58,7 @@ part() {
 	env GL_OUT="$GL_OUT/$name" "$@" bash "$HERE/$script" || rc=$?
 	gl_note "SUITE_${name}_SECONDS" "$(echo "$EPOCHREALTIME - $t" | bc)"
 	((rc == 0)) || gl_fail "suite: part $name failed (rc $rc; its evidence: $GL_OUT/$name)"
-	[[ -z $(ls "$GL_CFS/iscsi" 2>/dev/null | grep '^iqn\.' || true) ]] ||
+	! compgen -G "$GL_CFS/iscsi/iqn.*" >/dev/null ||
 		gl_fail "suite: part $name left iSCSI targets behind"
 }
 

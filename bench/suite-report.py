@@ -17,6 +17,17 @@ import subprocess
 import sys
 import time
 
+
+
+def crashed(kind, value, tb):
+    # A missing key or file is a broken run, not a tripped tripwire: exit 2.
+    import traceback
+    traceback.print_exception(kind, value, tb)
+    print("suite-report: the results are incomplete or malformed", file=sys.stderr)
+    sys.exit(2)
+
+
+sys.excepthook = crashed
 ap = argparse.ArgumentParser()
 ap.add_argument("--work", required=True)
 ap.add_argument("--output-dir", required=True)
