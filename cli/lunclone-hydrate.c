@@ -390,6 +390,8 @@ int cli_hydrate_main(int argc, char **argv)
 	int c, r;
 
 	lc_clone_config_default(&a.cfg);
+	/* The copy is this command's whole job: no I/O to make room for. */
+	a.cfg.worker_nice = 0;
 	while ((c = cli_getopt(&o)) != -1) {
 		switch (c) {
 		case 's':

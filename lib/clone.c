@@ -44,6 +44,7 @@ void lc_clone_config_default(struct lc_clone_config *ret_cfg)
 		.commit_interval_ms = 1000,
 		.source_retries = 3,
 		.retry_delay_ms = 100,
+		.worker_nice = 10,
 	};
 }
 
@@ -197,6 +198,8 @@ static void *housekeeper_main(void *opaque)
 static int check_config(const struct lc_clone_config *cfg, uint32_t region_size,
 			struct lc_err *err)
 {
+	if (cfg->worker_nice > 19)
+		return lc_err_set(err, -EINVAL, "worker nice value: %u is above 19", cfg->worker_nice);
 	if (cfg->nr_workers > 256)
 		return lc_err_set(err, -EINVAL, "workers: %u is more than 256", cfg->nr_workers);
 	if (cfg->nr_workers && cfg->batch_regions == 0)

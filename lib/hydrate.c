@@ -62,9 +62,10 @@
  * attempts a minute, not a busy loop, and hydration goes on by itself once
  * space is freed. User writes are not held back: they fail on their own.
  *
- * Workers run at a lower CPU priority (HYDRATE_NICE) than the threads that
- * serve user I/O: a copy that is CPU-bound (a sparse source: reads of
- * zeros, discards) must not starve them or anything else on the host.
+ * Workers run at a lower CPU priority (cfg.worker_nice, 10 by default) than
+ * the threads that serve user I/O: a copy that is CPU-bound (a sparse
+ * source: reads of zeros, discards) must not starve them or anything else
+ * on the host. `lunclone hydrate`, which serves no I/O, runs them at 0.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -80,8 +81,6 @@
 /* The longest wait between probes of an unreachable source, and between
  * attempts on a failing destination. */
 #define BACKOFF_MAX_MS 5000u
-/* Hydration workers' nice value (a thread's own, on Linux). */
-#define HYDRATE_NICE 10
 
 /*
  * Whether a source read failed because the source could not be reached (the
@@ -711,10 +710,12 @@ static struct lc_hydrate_batch *next_to_write(struct lc_hydrate_worker *w)
 	return b;
 }
 
-static void lower_priority(void)
+static void lower_priority(const struct lc_clone *c)
 {
-	/* Best effort: a worker at the normal priority still copies. */
-	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), HYDRATE_NICE);
+	/* A thread's own nice value, on Linux. Best effort: a worker at the
+	 * normal priority still copies. */
+	if (c->cfg.worker_nice)
+		(void)setpriority(PRIO_PROCESS, (id_t)gettid(), (int)c->cfg.worker_nice);
 }
 
 static void *writer_main(void *opaque)
@@ -722,7 +723,7 @@ static void *writer_main(void *opaque)
 	struct lc_hydrate_worker *w = opaque;
 	struct lc_hydrate_batch *b;
 
-	lower_priority();
+	lower_priority(w->clone);
 	while ((b = next_to_write(w))) {
 		write_batch(w->clone, b);
 		release_batch(w->clone, b);
@@ -736,7 +737,7 @@ static void *reader_main(void *opaque)
 	struct lc_hydrate_worker *w = opaque;
 	struct lc_clone *c = w->clone;
 
-	lower_priority();
+	lower_priority(c);
 	for (;;) {
 		/* A buffer first, then the reservation: waiting for the
 		 * writer must not eat into the rate. */

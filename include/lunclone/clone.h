@@ -50,6 +50,9 @@ struct lc_clone_config {
 	unsigned commit_interval_ms;    /* periodic commit; 0 = only on flush/close */
 	unsigned source_retries;        /* read attempts after the first, then quarantine */
 	unsigned retry_delay_ms;        /* also the first wait for an unreachable source */
+	/* Nice value of the hydration threads, 0 to 19: above 0, threads
+	 * serving user I/O (and the rest of the host) get the CPU first. */
+	unsigned worker_nice;
 	lc_clone_source_fn *on_source_change; /* may be NULL */
 	void *on_source_change_opaque;
 };
