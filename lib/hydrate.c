@@ -179,6 +179,12 @@ static bool reserve(struct lc_clone *c, uint32_t *ret_limit, uint64_t *ret_rate,
 		uint64_t rate;
 		uint32_t limit;
 
+		if (atomic_load(&c->complete)) {
+			/* For good: only close (stopping) wakes us, so a
+			 * hydrated clone's process sleeps between its I/O. */
+			(void)pthread_cond_wait(&c->state_cond, &c->state_lock);
+			continue;
+		}
 		if (should_idle_locked(c)) {
 			wait_until_locked(c, now + IDLE_WAIT_NS * 10);
 			continue;
