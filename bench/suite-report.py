@@ -70,10 +70,14 @@ med = statistics.median
 checks = []  # (figure, value text, target text, tripwire text, status)
 
 
-def check(figure, value, target, tripwire, higher_better, fmt="{:.2f}"):
+def check(figure, value, target, tripwire, higher_better, fmt="{:.2f}", gated=True):
+    """Records a figure; returns False when its tripwire trips (never when
+    not gated: reported, not judged)."""
     good = value >= target if higher_better else value <= target
-    tripped = value < tripwire if higher_better else value > tripwire
+    tripped = (value < tripwire if higher_better else value > tripwire) and gated
     status = "**TRIPPED**" if tripped else ("met" if good else "short")
+    if not gated:
+        status += " (not gated here, see below)"
     op = ">=" if higher_better else "<="
     checks.append((figure, fmt.format(value), f"{op} {target:g}", f"{op} {tripwire:g}", status))
     return not tripped
@@ -104,7 +108,15 @@ if "hydration" in parts:
     r_dm = med([t["dmclone"][i] / t["lunclone"][i] for i in range(runs)])
     r_dmceil = med([t["ceiling"][i] / t["dmclone"][i] for i in range(runs)])
     r_dd = med([t["dd"][i] / t["lunclone"][i] for i in range(runs)])
-    ok &= check("idle hydration: lunclone / ceiling (part 2)", r_ceil, 0.95, 0.475, True)
+    # Not gated in the smoke form: in a uniprocessor guest over tmpfs the
+    # copy's read and write are both CPU copies that cannot overlap, so the
+    # ceiling (the slower of the two alone) is out of reach for any copy:
+    # kernel dm-clone reaches 0.50 of it, and at the smoke's size the
+    # clones' fixed start-up costs swing the ratio between 0.34 and 0.48
+    # around the tripwire. The dm-clone ratio, gated below, is what catches
+    # a slower lunclone there.
+    ok &= check("idle hydration: lunclone / ceiling (part 2)", r_ceil, 0.95, 0.475, True,
+                gated=not a.smoke)
     ok &= check("idle hydration: lunclone / kernel dm-clone (part 2)", r_dm, 1.0, 0.5, True)
     names = {"ceiling": "ceiling: slower of fio read / write", "dd": "dd copy (1 MiB, O_DIRECT)",
              "dmclone": "kernel dm-clone", "lunclone": "lunclone (user:clone in tcmu-runner)"}
