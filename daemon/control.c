@@ -24,8 +24,9 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "util/sock_exchange.h"
+
 #include "control.h"
-#include "control_io.h"
 
 struct lcd_ctl {
 	int fd;
@@ -192,7 +193,7 @@ static ssize_t read_request(int fd, char *buf, int64_t deadline_ms)
 		ssize_t n;
 		int r;
 
-		r = lcd_ctl_wait(fd, POLLIN, deadline_ms);
+		r = lc_sock_wait(fd, POLLIN, deadline_ms);
 		if (r < 0)
 			return r;
 		/* One byte beyond the limit tells "too long" from "just fits". */
@@ -231,7 +232,7 @@ static const char *verb_name(enum lcd_ctl_verb verb)
 static void serve_client(struct lcd_ctl *ctl, int fd, const struct lcd_config *cfg)
 {
 	char buf[LCD_CTL_REQUEST_MAX + 1], why[256], refusal[320];
-	int64_t deadline = lcd_ctl_now_ms() + LCD_CTL_IO_TIMEOUT_MS;
+	int64_t deadline = lc_sock_now_ms() + LCD_CTL_IO_TIMEOUT_MS;
 	struct lcd_ctl_request req;
 	struct ucred cred;
 	socklen_t cred_len = sizeof(cred);
@@ -291,8 +292,8 @@ static void serve_client(struct lcd_ctl *ctl, int fd, const struct lcd_config *c
 			 (int)strcspn(reply, "\n"), reply);
 	}
 reply:
-	deadline = lcd_ctl_now_ms() + LCD_CTL_IO_TIMEOUT_MS;
-	r = lcd_ctl_write_all(fd, out, strlen(out), deadline);
+	deadline = lc_sock_now_ms() + LCD_CTL_IO_TIMEOUT_MS;
+	r = lc_sock_send_all(fd, out, strlen(out), deadline);
 	if (r < 0)
 		ctl->log(SD_WARNING, "control: replying to pid %d: %s, ignoring", (int)cred.pid,
 			 strerror(-r));

@@ -12,7 +12,7 @@
 
 #include "sock_exchange.h"
 
-static int64_t now_ms(void)
+int64_t lc_sock_now_ms(void)
 {
 	struct timespec ts;
 
@@ -20,17 +20,17 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Waits for events on fd until the deadline: 0 ready, -ETIMEDOUT, -errno. */
-static int wait_fd(int fd, short events, int64_t deadline_ms)
+int lc_sock_wait(int fd, short events, int64_t deadline_ms)
 {
 	for (;;) {
 		struct pollfd pfd = {.fd = fd, .events = events};
-		int64_t left = deadline_ms - now_ms();
+		int64_t left = deadline_ms - lc_sock_now_ms();
 		int r;
 
 		if (left <= 0)
 			return -ETIMEDOUT;
-		r = poll(&pfd, 1, (int)left);
+		/* Capped: a far deadline must not overflow poll()'s int. */
+		r = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
@@ -40,12 +40,32 @@ static int wait_fd(int fd, short events, int64_t deadline_ms)
 	}
 }
 
+int lc_sock_send_all(int fd, const char *buf, size_t len, int64_t deadline_ms)
+{
+	while (len > 0) {
+		ssize_t n;
+		int r;
+
+		r = lc_sock_wait(fd, POLLOUT, deadline_ms);
+		if (r < 0)
+			return r;
+		n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return -errno;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 int lc_sock_exchange(const char *path, const char *request, int timeout_ms, size_t reply_max,
 		       char **ret_reply, enum lc_sock_step *ret_step)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	int64_t deadline_ms = now_ms() + timeout_ms;
-	size_t len = strlen(request), used = 0;
+	int64_t deadline_ms = lc_sock_now_ms() + timeout_ms;
+	size_t used = 0;
 	char *reply = NULL;
 	int fd, r;
 
@@ -61,22 +81,9 @@ int lc_sock_exchange(const char *path, const char *request, int timeout_ms, size
 		goto out;
 	}
 	*ret_step = LC_SOCK_IO;
-	while (len > 0) {
-		ssize_t n;
-
-		r = wait_fd(fd, POLLOUT, deadline_ms);
-		if (r < 0)
-			goto out;
-		n = send(fd, request, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n < 0) {
-			r = -errno;
-			goto out;
-		}
-		request += n;
-		len -= (size_t)n;
-	}
+	r = lc_sock_send_all(fd, request, strlen(request), deadline_ms);
+	if (r < 0)
+		goto out;
 	(void)shutdown(fd, SHUT_WR);
 
 	reply = malloc(reply_max + 1);
@@ -87,7 +94,7 @@ int lc_sock_exchange(const char *path, const char *request, int timeout_ms, size
 	for (;;) {
 		ssize_t n;
 
-		r = wait_fd(fd, POLLIN, deadline_ms);
+		r = lc_sock_wait(fd, POLLIN, deadline_ms);
 		if (r < 0)
 			goto out;
 		n = recv(fd, reply + used, reply_max - used, MSG_DONTWAIT);

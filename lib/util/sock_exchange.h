@@ -11,6 +11,7 @@
 #define LC_UTIL_SOCK_EXCHANGE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Where an exchange failed. */
 enum lc_sock_step {
@@ -27,5 +28,19 @@ enum lc_sock_step {
  */
 int lc_sock_exchange(const char *path, const char *request, int timeout_ms, size_t reply_max,
 		       char **ret_reply, enum lc_sock_step *ret_step);
+
+/* The pieces, for a server's side of such an exchange (luncloned's control
+ * socket). Deadlines are lc_sock_now_ms() values. */
+
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t lc_sock_now_ms(void);
+
+/* Waits for events on fd: 0 ready (or hung up: the next call says what),
+ * -ETIMEDOUT past deadline_ms, -errno. Retries EINTR. */
+int lc_sock_wait(int fd, short events, int64_t deadline_ms);
+
+/* Sends all len bytes of buf on the socket fd: 0, -ETIMEDOUT, -errno.
+ * Retries EINTR and EAGAIN, never raises SIGPIPE. */
+int lc_sock_send_all(int fd, const char *buf, size_t len, int64_t deadline_ms);
 
 #endif
