@@ -83,6 +83,17 @@ def check(figure, value, target, tripwire, higher_better, fmt="{:.2f}", gated=Tr
     return not tripped
 
 
+def progress_dat(samples, t0, dat):
+    """Writes the gnuplot data of one progress log ("epoch hydrated total"
+    lines): seconds from t0 and percent, from (0, 0). Returns dat."""
+    rows = ["0 0"]
+    for line in open(samples):
+        ts, h, tot = line.split()
+        rows.append(f"{float(ts) - t0:.3f} {100.0 * int(h) / max(int(tot), 1):.2f}")
+    open(dat, "w").write("\n".join(rows) + "\n")
+    return dat
+
+
 def f0(x):
     return f"{x:.0f}"
 
@@ -161,12 +172,7 @@ if "hydration" in parts:
         for r in range(1, runs + 1):
             path = os.path.join(OUT, "hydration", f"progress-{tool}-{r}.txt")
             t0 = float(e[f"BENCH_{tool}_t0_{r}"])
-            rows = ["0 0"]
-            for line in open(path):
-                ts, h, tot = line.split()
-                rows.append(f"{float(ts) - t0:.3f} {100.0 * int(h) / max(int(tot), 1):.2f}")
-            dat = os.path.join(a.work, f"plot-progress-{tool}-{r}.dat")
-            open(dat, "w").write("\n".join(rows) + "\n")
+            dat = progress_dat(path, t0, os.path.join(a.work, f"plot-progress-{tool}-{r}.dat"))
             series.append((dat, f"{label} run {r}", 1 if tool == "lunclone" else 2, r))
     ceil_s = med(t["ceiling"])
     plot = [
@@ -255,20 +261,12 @@ if "during" in parts:
         hyd = g(c, j, 1, "HYD")
         arrows.append(f"set arrow from {hyd:.3f}, graph 0 to {hyd:.3f}, graph 1 nohead lc {colors[c]} dt 2")
         t0 = g(c, j, 1, "T0")
-        rows = ["0 0"]
-        for line in open(os.path.join(OUT, "during", f"progress-{c}-{j}-1.txt")):
-            ts, h, tot = line.split()
-            rows.append(f"{float(ts) - t0:.3f} {100.0 * int(h) / max(int(tot), 1):.2f}")
-        dat = os.path.join(a.work, f"plot-during-{c}.dat")
-        open(dat, "w").write("\n".join(rows) + "\n")
+        dat = progress_dat(os.path.join(OUT, "during", f"progress-{c}-{j}-1.txt"), t0,
+                           os.path.join(a.work, f"plot-during-{c}.dat"))
         prog_series.append((dat, f"{label[c]}, during {j}", colors[c], 1))
         t0 = float(e[f"DUR_{c.replace('-', '_')}_ALONE_T0"])
-        rows = ["0 0"]
-        for line in open(os.path.join(OUT, "during", f"progress-{c}-alone.txt")):
-            ts, h, tot = line.split()
-            rows.append(f"{float(ts) - t0:.3f} {100.0 * int(h) / max(int(tot), 1):.2f}")
-        dat = os.path.join(a.work, f"plot-alone-{c}.dat")
-        open(dat, "w").write("\n".join(rows) + "\n")
+        dat = progress_dat(os.path.join(OUT, "during", f"progress-{c}-alone.txt"), t0,
+                           os.path.join(a.work, f"plot-alone-{c}.dat"))
         prog_series.append((dat, f"{label[c]}, alone", colors[c], 3))
     first = cfgs[0]
     lat_series.append((os.path.join(OUT, "during", f"lat-{first}-{j}-1-idle.txt"), "hydrated clone (idle), lunclone" if first != "dmclone" else "hydrated clone (idle)", 8))
