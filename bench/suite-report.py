@@ -113,21 +113,25 @@ if "hydration" in parts:
     t = {x: [float(e[f"BENCH_{x}_{r}"]) for r in range(1, runs + 1)] for x in tools}
     cr = [float(e[f"BENCH_ceilread_{r}"]) for r in range(1, runs + 1)]
     cw = [float(e[f"BENCH_ceilwrite_{r}"]) for r in range(1, runs + 1)]
+    cb = [float(e[f"BENCH_ceilboth_{r}"]) for r in range(1, runs + 1)]
     # Ratios per run (the tools of one run ran back to back, under the same
     # load), then the median over the runs.
     r_ceil = med([t["ceiling"][i] / t["lunclone"][i] for i in range(runs)])
     r_dm = med([t["dmclone"][i] / t["lunclone"][i] for i in range(runs)])
     r_dmceil = med([t["ceiling"][i] / t["dmclone"][i] for i in range(runs)])
+    r_both = med([cb[i] / t["lunclone"][i] for i in range(runs)])
+    r_dmboth = med([cb[i] / t["dmclone"][i] for i in range(runs)])
     r_dd = med([t["dd"][i] / t["lunclone"][i] for i in range(runs)])
-    # Not gated in the smoke form: in a uniprocessor guest over tmpfs the
-    # copy's read and write are both CPU copies that cannot overlap, so the
-    # ceiling (the slower of the two alone) is out of reach for any copy:
-    # kernel dm-clone reaches 0.50 of it, and at the smoke's size the
-    # clones' fixed start-up costs swing the ratio between 0.34 and 0.48
-    # around the tripwire. The dm-clone ratio, gated below, is what catches
-    # a slower lunclone there.
-    ok &= check("idle hydration: lunclone / ceiling (part 2)", r_ceil, 0.95, 0.475, True,
-                gated=not a.smoke)
+    # Neither ceiling ratio is gated in the smoke form: at its 256 MiB the
+    # clones' fixed costs (start-up, the 100 ms polling; ~0.15-0.25 s in
+    # UML) weigh too much: lunclone / ceiling swung 0.33-0.48 (each alone)
+    # and gave 0.37 (at once) around the 0.475 tripwire, at 1 GiB 0.58-0.60
+    # (at once). The dm-clone ratio, gated in both forms, is what catches a
+    # slower lunclone there.
+    ok &= check("idle hydration: lunclone / ceiling, read and write each alone (part 2)",
+                r_ceil, 0.95, 0.475, True, gated=not a.smoke)
+    ok &= check("idle hydration: lunclone / ceiling, read and write at once (part 2)",
+                r_both, 0.95, 0.475, True, gated=not a.smoke)
     ok &= check("idle hydration: lunclone / kernel dm-clone (part 2)", r_dm, 1.0, 0.5, True)
     names = {"ceiling": "ceiling: slower of fio read / write", "dd": "dd copy (1 MiB, O_DIRECT)",
              "dmclone": "kernel dm-clone", "lunclone": "lunclone (user:clone in tcmu-runner)"}
@@ -147,6 +151,7 @@ if "hydration" in parts:
         f"| sequential read of the source | {mib / med(cr):.0f} | {', '.join(f0(mib / x) for x in cr)} |",
         f"| sequential write of the destination | {mib / med(cw):.0f} | {', '.join(f0(mib / x) for x in cw)} |",
         f"| copy limit (the slower, per run) | {mib / med(t['ceiling']):.0f} | {', '.join(f0(mib / x) for x in t['ceiling'])} |",
+        f"| read and write at once (one fio run, until both are done) | {mib / med(cb):.0f} | {', '.join(f0(mib / x) for x in cb)} |",
         "",
         "| part 2: tool | median s | MiB/s | runs (s) |",
         "| --- | ---: | ---: | --- |",
@@ -158,9 +163,11 @@ if "hydration" in parts:
         "",
         "| ratio of throughputs (median of the per-run ratios) | value | target |",
         "| --- | ---: | --- |",
-        f"| lunclone / ceiling | {r_ceil:.2f} | >= 0.95 |",
+        f"| lunclone / ceiling (read, write each alone) | {r_ceil:.2f} | >= 0.95 |",
+        f"| lunclone / ceiling (read and write at once) | {r_both:.2f} | >= 0.95 |",
         f"| lunclone / kernel dm-clone | {r_dm:.2f} | >= 1.0 |",
-        f"| kernel dm-clone / ceiling | {r_dmceil:.2f} | (reference) |",
+        f"| kernel dm-clone / ceiling (each alone) | {r_dmceil:.2f} | (reference) |",
+        f"| kernel dm-clone / ceiling (at once) | {r_dmboth:.2f} | (reference) |",
         f"| lunclone / dd copy | {r_dd:.2f} | (reference) |",
         "",
         "![hydration progress](results/suite-progress.png)",
