@@ -22,7 +22,10 @@ fail=0 pass=0
 run_one() {
 	local name=$1 cmd=$2
 	# shellcheck disable=SC2086
-	valgrind -q --error-exitcode=99 --leak-check=full \
+	# --fair-sched=yes: threads take turns in order; with the default
+	# lock a thread that spins (a test's busy reader, a worker's retry
+	# loop) can hold the CPU for good and hang the test.
+	valgrind -q --fair-sched=yes --error-exitcode=99 --leak-check=full \
 		--errors-for-leak-kinds=definite,indirect,possible \
 		--show-leak-kinds=definite,indirect,possible $cmd >"$log/$name.out" 2>&1
 }

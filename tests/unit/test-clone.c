@@ -533,6 +533,10 @@ struct reader {
 	atomic_uint nr_reads;
 };
 
+/* Reads every 0.2 ms, well inside the yield window: the clone is busy
+ * throughout. The pause lets the other threads run under valgrind, which
+ * runs one at a time: there a reader that never slept kept the main thread
+ * from ever stopping it (the test hung for 10 minutes on an AMD host). */
 static void *keep_reading(void *opaque)
 {
 	struct reader *rd = opaque;
@@ -541,6 +545,7 @@ static void *keep_reading(void *opaque)
 	while (!atomic_load(&rd->stop)) {
 		assert_int_equal(lc_clone_read(rd->clone, buf, sizeof(buf), 0), 0);
 		atomic_fetch_add(&rd->nr_reads, 1);
+		usleep(200);
 	}
 	return NULL;
 }
