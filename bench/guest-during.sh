@@ -30,7 +30,7 @@
 # E2E_BENCH_BATCH, E2E_DUR_SECONDS (fio runtime), E2E_DUR_JOBS
 # ("rw:bs:qd ..."), E2E_DUR_CONFIGS, E2E_DUR_REPEATS, E2E_DUR_REPEAT_CONFIGS
 # (the configurations that run the repeats after the first; default all),
-# E2E_HANDLER_DIR, E2E_LUNCLONE.
+# E2E_HANDLER_DIR, E2E_LUNCLONE, E2E_BENCH_TOOLS (build/bench: devcmp).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/e2e/guest-lib.sh
@@ -46,7 +46,7 @@ JOBS=${E2E_DUR_JOBS:-randread:4k:1}
 CONFIGS=${E2E_DUR_CONFIGS:-yield-on yield-off dmclone}
 REPEATS=${E2E_DUR_REPEATS:-1}
 REPEAT_CONFIGS=${E2E_DUR_REPEAT_CONFIGS:-$CONFIGS}
-: "${E2E_HANDLER_DIR:?}" "${E2E_LUNCLONE:?}"
+: "${E2E_HANDLER_DIR:?}" "${E2E_LUNCLONE:?}" "${E2E_BENCH_TOOLS:?}"
 gl_init
 gl_require dmsetup losetup fio python3 blkdiscard
 modprobe -a dm_mod dm_clone loop target_core_iblock || gl_fail "modprobe dm_clone loop target_core_iblock failed"
@@ -126,31 +126,32 @@ teardown() {
 	rm -f /srv/dur.meta
 }
 
-# hydrate CONFIG PROGRESS: resume hydration; return (and note in T1) once
-# complete, sampling progress every 100 ms into PROGRESS.
+# hydrate CONFIG PROGRESS: starts bench/clone-watch.py on the clone (its
+# start-up before the clock: in this one-CPU guest a poller's CPU is taken
+# from what it measures), resumes hydration, and returns once it is
+# complete, the progress sampled every 100 ms into PROGRESS. HYD_T0: when
+# hydration was resumed; HYD_T1: the sample that saw it complete.
 hydrate() {
-	local l st h f
-	: >"$2"
+	local ready=/srv/watch.ready pid
+	rm -f "$ready"
+	case $1 in
+	yield-on | yield-off) python3 "$HERE/clone-watch.py" lunclone "$SOCK" 100 "$ready" >"$2" & ;;
+	dmclone) python3 "$HERE/clone-watch.py" dm lc-dur 100 "$ready" >"$2" & ;;
+	esac
+	pid=$!
+	while [[ ! -e $ready ]]; do
+		kill -0 "$pid" 2>/dev/null || gl_fail "clone-watch did not start"
+		sleep 0.01
+	done
+	HYD_T0=$EPOCHREALTIME
 	case $1 in
 	yield-on | yield-off)
-		"$E2E_LUNCLONE" ctl --socket "$SOCK" resume >/dev/null || gl_fail "resume failed"
-		"$E2E_LUNCLONE" ctl --socket "$SOCK" watch --interval 100 |
-			while IFS= read -r l; do
-				[[ $l =~ ([0-9]+)/([0-9]+)\ regions ]] && echo "$EPOCHREALTIME ${BASH_REMATCH[1]} ${BASH_REMATCH[2]}"
-			done >"$2" || gl_fail "lunclone ctl watch: the clone did not complete"
-		;;
+		"$E2E_LUNCLONE" ctl --socket "$SOCK" resume >/dev/null || gl_fail "resume failed" ;;
 	dmclone)
-		dmsetup message lc-dur 0 enable_hydration || gl_fail "dm-clone enable_hydration failed"
-		while :; do
-			st=$(dmsetup status lc-dur)
-			read -ra f <<<"$st"
-			h=${f[6]}
-			echo "$EPOCHREALTIME ${h%/*} ${h#*/}" >>"$2"
-			[[ ${h%/*} == "${h#*/}" ]] && break
-			sleep 0.1
-		done
-		;;
+		dmsetup message lc-dur 0 enable_hydration || gl_fail "dm-clone enable_hydration failed" ;;
 	esac
+	wait "$pid" || gl_fail "clone-watch: $1 did not complete (see $2)"
+	HYD_T1=$(tail -n 1 "$2" | cut -d' ' -f1)
 }
 
 # io_count: requests completed on $GL_DEV so far (reads + writes).
@@ -217,9 +218,8 @@ measure() {
 		sleep 0.05
 	done
 	(($(io_count) > base + 8)) || gl_fail "$c $name: fio did no I/O within 30 s"
-	t0=$EPOCHREALTIME
 	hydrate "$c" "$GL_OUT/progress-$c-$name-$rep.txt"
-	t1=$EPOCHREALTIME
+	t0=$HYD_T0 t1=$HYD_T1
 	wait "$FIO_PID" || gl_fail "fio $name during hydration ($c) failed"
 	res=$(stats /srv/lat-during_clat.1.log "$t0" "$t1" "$GL_OUT/lat-$c-$name-$rep-during.txt")
 	read -r n p50 p99 iops <<<"$res"
@@ -243,20 +243,18 @@ measure() {
 	teardown "$c"
 }
 
-SRC_SHA=$(gl_sha "$S")
 gl_dbus_start
 gl_tcmu_start "$E2E_HANDLER_DIR"
 for c in $CONFIGS; do
 	setup "$c"
-	t0=$EPOCHREALTIME
 	hydrate "$c" "$GL_OUT/progress-$c-alone.txt"
-	secs=$(echo "$EPOCHREALTIME - $t0" | bc)
+	secs=$(echo "$HYD_T1 - $HYD_T0" | bc)
 	gl_note "DUR_${c//-/_}_ALONE_HYD" "$secs"
-	gl_note "DUR_${c//-/_}_ALONE_T0" "$t0"
+	gl_note "DUR_${c//-/_}_ALONE_T0" "$HYD_T0"
 	echo "bench: $c alone: hydration $secs s"
 	teardown "$c"
 	# No user I/O wrote to this clone: it must equal the source.
-	[[ $(gl_sha "$D") == "$SRC_SHA" ]] || gl_fail "$c: the destination differs from the source after hydration"
+	"$E2E_BENCH_TOOLS/devcmp" "$S" "$D" || gl_fail "$c: the destination differs from the source after hydration"
 done
 n=0
 for ((rep = 1; rep <= REPEATS; rep++)); do

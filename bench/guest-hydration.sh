@@ -7,19 +7,22 @@
 #             destination, sequential, 1 MiB, 16 in flight, O_DIRECT; and
 #             the same two jobs at once (one fio run), until both are done
 #   dd        dd copy of the source device onto the destination, O_DIRECT
+#   aiocopy   bench/aiocopy.c: a one-thread native-AIO copy, 4 batches in
+#             flight, O_DIRECT, by its own clock (no start-up)
 #   dm-clone  the kernel's dm-clone (same region size, batch), start to
-#             hydrated == total in its status
+#             hydrated == total in its status (bench/dmclone-watch.py)
 #   lunclone  handler_clone.so in tcmu-runner (user:clone backstore, direct=on),
 #             backstore enabled to state=complete on its status socket
-# All three read and write loop devices over files on the guest's tmpfs.
+# All of them read and write loop devices over files on the guest's tmpfs.
 # Results go to $GL_OUT/results.env (default /e2eout) as KEY=VALUE
 # (seconds); the host makes the table. Every copy is checked against the
-# source (sha256). Both clones' progress, sampled every 100 ms, goes to
+# source (bench/devcmp.c). Both clones' progress, sampled every 20 ms, goes to
 # $GL_OUT/progress-<tool>-<run>.txt as "epoch-seconds hydrated total" lines
 # (regions), for the plot of bench/uml-suite.
 #
 # Environment (from the host): E2E_BENCH_MIB, E2E_BENCH_RUNS,
-# E2E_BENCH_REGION_KIB, E2E_BENCH_BATCH, E2E_HANDLER_DIR, E2E_LUNCLONE;
+# E2E_BENCH_REGION_KIB, E2E_BENCH_BATCH, E2E_HANDLER_DIR, E2E_LUNCLONE,
+# E2E_BENCH_TOOLS (build/bench: aiocopy, devcmp);
 # E2E_BENCH_LC_KEYS: more cfgstring keys for lunclone (e.g. workers=4);
 # E2E_BENCH_SRC and E2E_BENCH_DST: loop devices set up by the caller
 # (bench/guest-suite.sh, so that every part uses the same devices), else
@@ -35,10 +38,14 @@ MIB=${E2E_BENCH_MIB:-256}
 RUNS=${E2E_BENCH_RUNS:-3}
 REGION_KIB=${E2E_BENCH_REGION_KIB:-64}
 BATCH=${E2E_BENCH_BATCH:-16}
-: "${E2E_HANDLER_DIR:?}" "${E2E_LUNCLONE:?}"
+: "${E2E_HANDLER_DIR:?}" "${E2E_LUNCLONE:?}" "${E2E_BENCH_TOOLS:?}"
 gl_init
 gl_require dmsetup losetup fio
 modprobe -a dm_mod dm_clone loop || gl_fail "modprobe dm_clone loop failed"
+
+# Both clones are polled for 100 % every POLL_MS by one process each (no
+# process per poll): the finish is known to within that, ~1 % of a 1 GiB run.
+POLL_MS=20
 
 now() { date +%s.%N; }
 elapsed() { echo "$(now) - $1" | bc; }
@@ -52,7 +59,6 @@ else
 	S=$(losetup -f --show -r /srv/src.img)
 	D=$(losetup -f --show /srv/dst.img)
 fi
-SRC_SHA=$(gl_sha "$S")
 SECTORS=$(blockdev --getsz "$S")
 gl_step "bench: $MIB MiB, regions of $REGION_KIB KiB, batch $BATCH, $RUNS runs; src $S dst $D"
 
@@ -64,7 +70,7 @@ fresh_dst() {
 }
 
 check_dst() {
-	[[ $(gl_sha "$D") == "$SRC_SHA" ]] || gl_fail "bench: $1 run $2: destination differs from the source"
+	"$E2E_BENCH_TOOLS/devcmp" "$S" "$D" || gl_fail "bench: $1 run $2: destination differs from the source"
 }
 
 run_dd() {
@@ -111,24 +117,45 @@ run_ceiling() {
 	if [[ $(echo "$r > $w" | bc) == 1 ]]; then echo "$r"; else echo "$w"; fi
 }
 
+# The leanest copy (bench/aiocopy.c: one thread, native AIO, 4 chunks of one
+# batch in flight), by its own clock: what no copy can beat by much here.
+run_aiocopy() {
+	"$E2E_BENCH_TOOLS/aiocopy" "$S" "$D" 4 $((REGION_KIB * BATCH * 1024)) || gl_fail "aiocopy failed"
+}
+
+# watch_start KIND TARGET: starts bench/clone-watch.py on TARGET (the dm
+# device's name, lunclone's socket), its samples into the run's progress
+# file, and returns once it runs: its start-up is not timed.
+watch_start() {
+	local ready=/srv/watch.ready
+	rm -f "$ready"
+	python3 "$HERE/clone-watch.py" "$1" "$2" "$POLL_MS" "$ready" \
+		>"$GL_OUT/progress-$TOOL-$RUN.txt" &
+	WATCH_PID=$!
+	while [[ ! -e $ready ]]; do
+		kill -0 "$WATCH_PID" 2>/dev/null || gl_fail "clone-watch $1 did not start"
+		sleep 0.01
+	done
+}
+
+# watch_secs T0: waits for the watcher; seconds from T0 to the sample that
+# saw the clone complete.
+watch_secs() {
+	wait "$WATCH_PID" || gl_fail "clone-watch: $TOOL did not complete (see $GL_OUT/progress-$TOOL-$RUN.txt)"
+	echo "$(tail -n 1 "$GL_OUT/progress-$TOOL-$RUN.txt" | cut -d' ' -f1) - $1" | bc
+}
+
 run_dmclone() {
-	local t meta st h
+	local t meta
 	truncate -s 64M /srv/dmc.meta
 	dd if=/dev/zero of=/srv/dmc.meta bs=4k count=1 conv=notrunc status=none
 	meta=$(losetup -f --show /srv/dmc.meta)
-	t=$(now)
+	watch_start dm lc-bench
+	t=$EPOCHREALTIME
 	gl_note "BENCH_dmclone_t0_$RUN" "$t"
 	dmsetup create lc-bench --table "0 $SECTORS clone $meta $D $S $((REGION_KIB * 2)) 1 no_discard_passdown 2 hydration_batch_size $BATCH" ||
 		gl_fail "dmsetup create clone failed"
-	: >"$GL_OUT/progress-dmclone-$RUN.txt"
-	while :; do
-		st=$(dmsetup status lc-bench)
-		h=$(awk '{print $7}' <<<"$st")
-		echo "$EPOCHREALTIME ${h%/*} ${h#*/}" >>"$GL_OUT/progress-dmclone-$RUN.txt"
-		[[ ${h%/*} == "${h#*/}" ]] && break
-		sleep 0.1 # as lunclone's watch below: the same granularity
-	done
-	elapsed "$t"
+	watch_secs "$t"
 	dmsetup remove lc-bench >/dev/null
 	losetup -d "$meta"
 	rm -f /srv/dmc.meta
@@ -140,27 +167,12 @@ run_lunclone() {
 	mkdir -p "$so"
 	echo -n "dev_config=clone/src=$S;dst=$D;meta=/srv/lc.meta;name=lcbench;direct=on;region_size=${REGION_KIB}K;batch=$BATCH${E2E_BENCH_LC_KEYS:+;$E2E_BENCH_LC_KEYS}" >"$so/control"
 	echo -n "dev_size=$((MIB << 20))" >"$so/control"
-	t=$(now)
+	watch_start lunclone /run/lunclone/lcbench.sock
+	t=$EPOCHREALTIME
 	gl_note "BENCH_lunclone_t0_$RUN" "$t"
 	echo -n 1 >"$so/enable" || gl_fail "enabling the user:clone backstore failed"
-	while [[ ! -S /run/lunclone/lcbench.sock ]]; do sleep 0.01; done
-	# One process polling every 100 ms (not one process per poll); its lines
-	# ("[###...]  42.17%  1234/2926 regions ...") become progress samples.
-	"$E2E_LUNCLONE" ctl --socket /run/lunclone/lcbench.sock watch --interval 100 |
-		progress_log >"$GL_OUT/progress-lunclone-$RUN.txt" ||
-		gl_fail "lunclone ctl watch: the clone did not complete"
-	elapsed "$t"
+	watch_secs "$t"
 	rmdir "$so"
-}
-
-# progress_log: lunclone ctl watch's lines on stdin, "epoch hydrated total"
-# on stdout ($EPOCHREALTIME: no process per line).
-progress_log() {
-	local l
-	while IFS= read -r l; do
-		[[ $l =~ ([0-9]+)/([0-9]+)\ regions ]] && echo "$EPOCHREALTIME ${BASH_REMATCH[1]} ${BASH_REMATCH[2]}"
-	done
-	return 0
 }
 
 gl_dbus_start
@@ -171,17 +183,14 @@ gl_tcmu_start "$E2E_HANDLER_DIR"
 # slow. Discarding it afterwards (fresh_dst) frees the pages to the guest,
 # not to the host.
 dd if=/dev/zero of="$D" bs=1M count="$MIB" oflag=direct status=none || gl_fail "bench: warm-up write of $D failed"
+TOOLS=(ceiling dd aiocopy dmclone lunclone)
 for ((r = 1; r <= RUNS; r++)); do
 	# Rotate the order so that none always runs first.
-	case $((r % 4)) in
-	1) order="ceiling dd dmclone lunclone" ;;
-	2) order="dd dmclone lunclone ceiling" ;;
-	3) order="dmclone lunclone ceiling dd" ;;
-	0) order="lunclone ceiling dd dmclone" ;;
-	esac
+	order="${TOOLS[*]:(r - 1) % ${#TOOLS[@]}} ${TOOLS[*]:0:(r - 1) % ${#TOOLS[@]}}"
 	RUN=$r
 	for tool in $order; do
 		fresh_dst
+		TOOL=$tool
 		secs=$("run_$tool")
 		check_dst "$tool" "$r"
 		echo "bench: run $r $tool ${secs}s"
