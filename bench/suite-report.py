@@ -143,7 +143,7 @@ if "hydration" in parts:
         f"(both over the guest's tmpfs); regions of {e['BENCH_REGION_KIB']} KiB, batch "
         f"{e['BENCH_BATCH']} regions for both clones; {runs} runs, the order rotated from run "
         "to run; the destination discarded and the page cache dropped before each, compared "
-        "with the source (sha256) after each. Clones are timed from the backstore's enable / "
+        "with the source (bench/devcmp) after each. Clones are timed from the backstore's enable / "
         "`dmsetup create` to 100 % (lunclone: state complete, hydrated and committed), both "
         "polled every 20 ms by one process each. fio and aiocopy are timed by their own "
         "clocks (no start-up).",
