@@ -20,15 +20,14 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/aio_abi.h>
-#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "devsize.h"
 
 struct chunk {
 	struct iocb cb;
@@ -49,18 +48,6 @@ static int fail(const char *what)
 {
 	fprintf(stderr, "aiocopy: %s: %s\n", what, strerror(errno));
 	return 1;
-}
-
-static uint64_t size_of(int fd)
-{
-	struct stat st;
-	uint64_t bytes = 0;
-
-	if (fstat(fd, &st) < 0)
-		return 0;
-	if (S_ISBLK(st.st_mode))
-		return ioctl(fd, BLKGETSIZE64, &bytes) < 0 ? 0 : bytes;
-	return (uint64_t)st.st_size;
 }
 
 static int submit(aio_context_t ctx, struct chunk *c, int fd, unsigned op, size_t len)
@@ -104,8 +91,8 @@ int main(int argc, char **argv)
 	dst = open(argv[2], O_WRONLY | O_DIRECT);
 	if (dst < 0)
 		return fail(argv[2]);
-	size = size_of(src);
-	if (size == 0 || size % chunk_bytes || size_of(dst) < size) {
+	size = dev_size_bytes(src);
+	if (size == 0 || size % chunk_bytes || dev_size_bytes(dst) < size) {
 		fprintf(stderr, "aiocopy: SRC must be a non-empty multiple of CHUNK_BYTES, DST as large\n");
 		return 1;
 	}

@@ -13,27 +13,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "devsize.h"
+
 #define CHUNK (4u << 20)
-
-static uint64_t size_of(int fd)
-{
-	struct stat st;
-	uint64_t bytes = 0;
-
-	if (fstat(fd, &st) < 0)
-		return 0;
-	if (S_ISBLK(st.st_mode))
-		return ioctl(fd, BLKGETSIZE64, &bytes) < 0 ? 0 : bytes;
-	return (uint64_t)st.st_size;
-}
 
 /* Reads len bytes at off, through short reads and EINTR; 0 or -1. */
 static int read_full(int fd, char *buf, size_t len, uint64_t off)
@@ -71,8 +58,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "devcmp: %s: %s\n", argv[fa < 0 ? 1 : 2], strerror(errno));
 		return 2;
 	}
-	size = argc == 4 ? strtoull(argv[3], NULL, 10) : size_of(fa);
-	if (size == 0 || size % 4096 || size > size_of(fa) || size > size_of(fb)) {
+	size = argc == 4 ? strtoull(argv[3], NULL, 10) : dev_size_bytes(fa);
+	if (size == 0 || size % 4096 || size > dev_size_bytes(fa) || size > dev_size_bytes(fb)) {
 		fprintf(stderr, "devcmp: BYTES must be a multiple of 4096 within both sizes\n");
 		return 2;
 	}
