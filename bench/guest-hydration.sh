@@ -10,7 +10,7 @@
 #   aiocopy   bench/aiocopy.c: a one-thread native-AIO copy, 4 batches in
 #             flight, O_DIRECT, by its own clock (no start-up)
 #   dm-clone  the kernel's dm-clone (same region size, batch), start to
-#             hydrated == total in its status (bench/dmclone-watch.py)
+#             hydrated == total in its status (bench/clone-watch.py)
 #   lunclone  handler_clone.so in tcmu-runner (user:clone backstore, direct=on),
 #             backstore enabled to state=complete on its status socket
 # All of them read and write loop devices over files on the guest's tmpfs.
@@ -44,7 +44,8 @@ gl_require dmsetup losetup fio
 modprobe -a dm_mod dm_clone loop || gl_fail "modprobe dm_clone loop failed"
 
 # Both clones are polled for 100 % every POLL_MS by one process each (no
-# process per poll): the finish is known to within that, ~1 % of a 1 GiB run.
+# process per poll): the finish is known to within that, 2.5 % of a 1 GiB
+# run.
 POLL_MS=20
 
 now() { date +%s.%N; }
@@ -162,12 +163,19 @@ run_dmclone() {
 }
 
 run_lunclone() {
-	local t so=/sys/kernel/config/target/core/user_9/lcbench
+	local t i so=/sys/kernel/config/target/core/user_9/lcbench sock=/run/lunclone/lcbench.sock
+	# The previous run's device must be gone (its close unlinks the
+	# socket), or its socket would answer "complete" for this run.
+	for ((i = 0; i < 500; i++)); do
+		[[ -e $sock ]] || break
+		sleep 0.01
+	done
+	[[ ! -e $sock ]] || gl_fail "bench: $sock of an earlier clone is still there"
 	rm -f /srv/lc.meta
 	mkdir -p "$so"
 	echo -n "dev_config=clone/src=$S;dst=$D;meta=/srv/lc.meta;name=lcbench;direct=on;region_size=${REGION_KIB}K;batch=$BATCH${E2E_BENCH_LC_KEYS:+;$E2E_BENCH_LC_KEYS}" >"$so/control"
 	echo -n "dev_size=$((MIB << 20))" >"$so/control"
-	watch_start lunclone /run/lunclone/lcbench.sock
+	watch_start lunclone "$sock"
 	t=$EPOCHREALTIME
 	gl_note "BENCH_lunclone_t0_$RUN" "$t"
 	echo -n 1 >"$so/enable" || gl_fail "enabling the user:clone backstore failed"
