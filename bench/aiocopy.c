@@ -64,48 +64,17 @@ static int submit(aio_context_t ctx, struct chunk *c, int fd, unsigned op, size_
 	return syscall(SYS_io_submit, ctx, 1L, &cbp) == 1 ? 0 : -1;
 }
 
-int main(int argc, char **argv)
+/*
+ * Copies [0, size) from src to dst through ctx with the depth chunks; 0 or
+ * 1 (said why). On an error, I/O may still be in flight: io_destroy waits.
+ */
+static int copy(aio_context_t ctx, struct chunk *chunks, unsigned depth, int src, int dst,
+		uint64_t size, size_t chunk_bytes)
 {
-	aio_context_t ctx = 0;
 	struct io_event ev[64];
-	uint64_t size, next = 0;
-	unsigned depth, inflight = 0;
-	size_t chunk_bytes;
-	struct chunk *chunks;
-	double t0;
-	int src, dst;
+	unsigned inflight = 0;
+	uint64_t next = 0;
 
-	if (argc != 5) {
-		fprintf(stderr, "usage: aiocopy SRC DST DEPTH CHUNK_BYTES\n");
-		return 2;
-	}
-	depth = (unsigned)strtoul(argv[3], NULL, 10);
-	chunk_bytes = (size_t)strtoull(argv[4], NULL, 10);
-	if (depth < 1 || depth > 64 || chunk_bytes == 0 || chunk_bytes % 4096) {
-		fprintf(stderr, "aiocopy: DEPTH 1-64, CHUNK_BYTES a multiple of 4096\n");
-		return 2;
-	}
-	src = open(argv[1], O_RDONLY | O_DIRECT);
-	if (src < 0)
-		return fail(argv[1]);
-	dst = open(argv[2], O_WRONLY | O_DIRECT);
-	if (dst < 0)
-		return fail(argv[2]);
-	size = dev_size_bytes(src);
-	if (size == 0 || size % chunk_bytes || dev_size_bytes(dst) < size) {
-		fprintf(stderr, "aiocopy: SRC must be a non-empty multiple of CHUNK_BYTES, DST as large\n");
-		return 1;
-	}
-	chunks = calloc(depth, sizeof(*chunks));
-	if (!chunks)
-		return fail("calloc");
-	for (unsigned i = 0; i < depth; i++)
-		if (posix_memalign(&chunks[i].buf, 4096, chunk_bytes) != 0)
-			return fail("posix_memalign");
-	if (syscall(SYS_io_setup, depth, &ctx) < 0)
-		return fail("io_setup");
-
-	t0 = now();
 	for (unsigned i = 0; i < depth && next < size; i++, next += chunk_bytes) {
 		chunks[i].off = next;
 		chunks[i].writing = 0;
@@ -144,14 +113,76 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	if (fsync(dst) < 0)
-		return fail("fsync");
-	printf("%.3f\n", now() - t0);
-	syscall(SYS_io_destroy, ctx);
-	for (unsigned i = 0; i < depth; i++)
-		free(chunks[i].buf);
-	free(chunks);
-	close(src);
-	close(dst);
-	return 0;
+	return fsync(dst) < 0 ? fail("fsync") : 0;
+}
+
+int main(int argc, char **argv)
+{
+	aio_context_t ctx = 0;
+	struct chunk *chunks = NULL;
+	unsigned depth;
+	size_t chunk_bytes;
+	uint64_t size;
+	double t0;
+	int src = -1, dst = -1, rc = 1;
+
+	if (argc != 5) {
+		fprintf(stderr, "usage: aiocopy SRC DST DEPTH CHUNK_BYTES\n");
+		return 2;
+	}
+	depth = (unsigned)strtoul(argv[3], NULL, 10);
+	chunk_bytes = (size_t)strtoull(argv[4], NULL, 10);
+	if (depth < 1 || depth > 64 || chunk_bytes == 0 || chunk_bytes % 4096) {
+		fprintf(stderr, "aiocopy: DEPTH 1-64, CHUNK_BYTES a multiple of 4096\n");
+		return 2;
+	}
+	src = open(argv[1], O_RDONLY | O_DIRECT);
+	if (src < 0) {
+		rc = fail(argv[1]);
+		goto out;
+	}
+	dst = open(argv[2], O_WRONLY | O_DIRECT);
+	if (dst < 0) {
+		rc = fail(argv[2]);
+		goto out;
+	}
+	size = dev_size_bytes(src);
+	if (size == 0 || size % chunk_bytes || dev_size_bytes(dst) < size) {
+		fprintf(stderr, "aiocopy: SRC must be a non-empty multiple of CHUNK_BYTES, DST as large\n");
+		goto out;
+	}
+	chunks = calloc(depth, sizeof(*chunks));
+	if (!chunks) {
+		rc = fail("calloc");
+		goto out;
+	}
+	for (unsigned i = 0; i < depth; i++) {
+		if (posix_memalign(&chunks[i].buf, 4096, chunk_bytes) != 0) {
+			chunks[i].buf = NULL;
+			rc = fail("posix_memalign");
+			goto out;
+		}
+	}
+	if (syscall(SYS_io_setup, depth, &ctx) < 0) {
+		ctx = 0;
+		rc = fail("io_setup");
+		goto out;
+	}
+	t0 = now();
+	rc = copy(ctx, chunks, depth, src, dst, size, chunk_bytes);
+	if (rc == 0)
+		printf("%.3f\n", now() - t0);
+out:
+	if (ctx)
+		syscall(SYS_io_destroy, ctx);
+	if (chunks) {
+		for (unsigned i = 0; i < depth; i++)
+			free(chunks[i].buf);
+		free(chunks);
+	}
+	if (src >= 0)
+		close(src);
+	if (dst >= 0)
+		close(dst);
+	return rc;
 }

@@ -42,51 +42,69 @@ static int read_full(int fd, char *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+/* Compares [0, size) of fa and fb: 0 same, 1 different, 2 error. */
+static int compare(int fa, int fb, uint64_t size, const char *name_a, const char *name_b)
+{
+	char *a = NULL, *b = NULL;
+	uint64_t off;
+	int rc = 0;
+
+	if (posix_memalign((void **)&a, 4096, CHUNK) || posix_memalign((void **)&b, 4096, CHUNK)) {
+		fprintf(stderr, "devcmp: out of memory\n");
+		rc = 2;
+		goto out;
+	}
+	for (off = 0; off < size && rc == 0; off += CHUNK) {
+		size_t len = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
+
+		if (read_full(fa, a, len, off) < 0 || read_full(fb, b, len, off) < 0) {
+			fprintf(stderr, "devcmp: reading at %" PRIu64 ": %s\n", off, strerror(errno));
+			rc = 2;
+		} else if (memcmp(a, b, len) != 0) {
+			size_t i = 0;
+
+			while (a[i] == b[i])
+				i++;
+			fprintf(stderr, "devcmp: %s and %s differ at byte %" PRIu64 "\n", name_a,
+				name_b, off + i);
+			rc = 1;
+		}
+	}
+out:
+	free(a);
+	free(b);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
-	uint64_t size, off = 0;
-	char *a, *b;
-	int fa, fb;
+	uint64_t size;
+	int fa = -1, fb = -1, rc = 2;
 
 	if (argc != 3 && argc != 4) {
 		fprintf(stderr, "usage: devcmp A B [BYTES]\n");
 		return 2;
 	}
 	fa = open(argv[1], O_RDONLY | O_DIRECT);
+	if (fa < 0) {
+		fprintf(stderr, "devcmp: %s: %s\n", argv[1], strerror(errno));
+		goto out;
+	}
 	fb = open(argv[2], O_RDONLY | O_DIRECT);
-	if (fa < 0 || fb < 0) {
-		fprintf(stderr, "devcmp: %s: %s\n", argv[fa < 0 ? 1 : 2], strerror(errno));
-		return 2;
+	if (fb < 0) {
+		fprintf(stderr, "devcmp: %s: %s\n", argv[2], strerror(errno));
+		goto out;
 	}
 	size = argc == 4 ? strtoull(argv[3], NULL, 10) : dev_size_bytes(fa);
 	if (size == 0 || size % 4096 || size > dev_size_bytes(fa) || size > dev_size_bytes(fb)) {
 		fprintf(stderr, "devcmp: BYTES must be a multiple of 4096 within both sizes\n");
-		return 2;
+		goto out;
 	}
-	if (posix_memalign((void **)&a, 4096, CHUNK) || posix_memalign((void **)&b, 4096, CHUNK)) {
-		fprintf(stderr, "devcmp: out of memory\n");
-		return 2;
-	}
-	for (; off < size; off += CHUNK) {
-		size_t len = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
-
-		if (read_full(fa, a, len, off) < 0 || read_full(fb, b, len, off) < 0) {
-			fprintf(stderr, "devcmp: reading at %" PRIu64 ": %s\n", off, strerror(errno));
-			return 2;
-		}
-		if (memcmp(a, b, len) != 0) {
-			size_t i = 0;
-
-			while (a[i] == b[i])
-				i++;
-			fprintf(stderr, "devcmp: %s and %s differ at byte %" PRIu64 "\n", argv[1],
-				argv[2], off + i);
-			return 1;
-		}
-	}
-	free(a);
-	free(b);
-	close(fa);
-	close(fb);
-	return 0;
+	rc = compare(fa, fb, size, argv[1], argv[2]);
+out:
+	if (fa >= 0)
+		close(fa);
+	if (fb >= 0)
+		close(fb);
+	return rc;
 }
