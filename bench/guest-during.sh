@@ -35,6 +35,8 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/e2e/guest-lib.sh
 . "$HERE/../tests/e2e/guest-lib.sh"
+# shellcheck source=bench/guest-watch.sh
+. "$HERE/guest-watch.sh"
 trap 'rc=$?; gl_teardown; dmsetup remove lc-dur >/dev/null 2>&1 || true; exit $rc' EXIT
 export DM_DISABLE_UDEV=1
 
@@ -126,23 +128,15 @@ teardown() {
 	rm -f /srv/dur.meta
 }
 
-# hydrate CONFIG PROGRESS: starts bench/clone-watch.py on the clone (its
-# start-up before the clock: in this one-CPU guest a poller's CPU is taken
-# from what it measures), resumes hydration, and returns once it is
-# complete, the progress sampled every 100 ms into PROGRESS. HYD_T0: when
+# hydrate CONFIG PROGRESS: starts bench/clone-watch.py on the clone
+# (guest-watch.sh), resumes hydration, and returns once it is complete,
+# the progress sampled every 100 ms into PROGRESS. HYD_T0: when
 # hydration was resumed; HYD_T1: the sample that saw it complete.
 hydrate() {
-	local ready=/srv/watch.ready pid
-	rm -f "$ready"
 	case $1 in
-	yield-on | yield-off) python3 "$HERE/clone-watch.py" lunclone "$SOCK" 100 "$ready" >"$2" & ;;
-	dmclone) python3 "$HERE/clone-watch.py" dm lc-dur 100 "$ready" >"$2" & ;;
+	yield-on | yield-off) watch_start lunclone "$SOCK" 100 "$2" ;;
+	dmclone) watch_start dm lc-dur 100 "$2" ;;
 	esac
-	pid=$!
-	while [[ ! -e $ready ]]; do
-		kill -0 "$pid" 2>/dev/null || gl_fail "clone-watch did not start"
-		sleep 0.01
-	done
 	HYD_T0=$EPOCHREALTIME
 	case $1 in
 	yield-on | yield-off)
@@ -150,8 +144,8 @@ hydrate() {
 	dmclone)
 		dmsetup message lc-dur 0 enable_hydration || gl_fail "dm-clone enable_hydration failed" ;;
 	esac
-	wait "$pid" || gl_fail "clone-watch: $1 did not complete (see $2)"
-	HYD_T1=$(tail -n 1 "$2" | cut -d' ' -f1)
+	watch_end "$2"
+	HYD_T1=$WATCH_T1
 }
 
 # io_count: requests completed on $GL_DEV so far (reads + writes).

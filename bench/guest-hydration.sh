@@ -31,6 +31,8 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/e2e/guest-lib.sh
 . "$HERE/../tests/e2e/guest-lib.sh"
+# shellcheck source=bench/guest-watch.sh
+. "$HERE/guest-watch.sh"
 trap 'rc=$?; gl_teardown; exit $rc' EXIT
 export DM_DISABLE_UDEV=1
 
@@ -124,39 +126,18 @@ run_aiocopy() {
 	"$E2E_BENCH_TOOLS/aiocopy" "$S" "$D" 4 $((REGION_KIB * BATCH * 1024)) || gl_fail "aiocopy failed"
 }
 
-# watch_start KIND TARGET: starts bench/clone-watch.py on TARGET (the dm
-# device's name, lunclone's socket), its samples into the run's progress
-# file, and returns once it runs: its start-up is not timed.
-watch_start() {
-	local ready=/srv/watch.ready
-	rm -f "$ready"
-	python3 "$HERE/clone-watch.py" "$1" "$2" "$POLL_MS" "$ready" \
-		>"$GL_OUT/progress-$TOOL-$RUN.txt" &
-	WATCH_PID=$!
-	while [[ ! -e $ready ]]; do
-		kill -0 "$WATCH_PID" 2>/dev/null || gl_fail "clone-watch $1 did not start"
-		sleep 0.01
-	done
-}
-
-# watch_secs T0: waits for the watcher; seconds from T0 to the sample that
-# saw the clone complete.
-watch_secs() {
-	wait "$WATCH_PID" || gl_fail "clone-watch: $TOOL did not complete (see $GL_OUT/progress-$TOOL-$RUN.txt)"
-	echo "$(tail -n 1 "$GL_OUT/progress-$TOOL-$RUN.txt" | cut -d' ' -f1) - $1" | bc
-}
-
 run_dmclone() {
 	local t meta
 	truncate -s 64M /srv/dmc.meta
 	dd if=/dev/zero of=/srv/dmc.meta bs=4k count=1 conv=notrunc status=none
 	meta=$(losetup -f --show /srv/dmc.meta)
-	watch_start dm lc-bench
+	watch_start dm lc-bench "$POLL_MS" "$GL_OUT/progress-dmclone-$RUN.txt"
 	t=$EPOCHREALTIME
 	gl_note "BENCH_dmclone_t0_$RUN" "$t"
 	dmsetup create lc-bench --table "0 $SECTORS clone $meta $D $S $((REGION_KIB * 2)) 1 no_discard_passdown 2 hydration_batch_size $BATCH" ||
 		gl_fail "dmsetup create clone failed"
-	watch_secs "$t"
+	watch_end "$GL_OUT/progress-dmclone-$RUN.txt"
+	echo "$WATCH_T1 - $t" | bc
 	dmsetup remove lc-bench >/dev/null
 	losetup -d "$meta"
 	rm -f /srv/dmc.meta
@@ -175,11 +156,12 @@ run_lunclone() {
 	mkdir -p "$so"
 	echo -n "dev_config=clone/src=$S;dst=$D;meta=/srv/lc.meta;name=lcbench;direct=on;region_size=${REGION_KIB}K;batch=$BATCH${E2E_BENCH_LC_KEYS:+;$E2E_BENCH_LC_KEYS}" >"$so/control"
 	echo -n "dev_size=$((MIB << 20))" >"$so/control"
-	watch_start lunclone "$sock"
+	watch_start lunclone "$sock" "$POLL_MS" "$GL_OUT/progress-lunclone-$RUN.txt"
 	t=$EPOCHREALTIME
 	gl_note "BENCH_lunclone_t0_$RUN" "$t"
 	echo -n 1 >"$so/enable" || gl_fail "enabling the user:clone backstore failed"
-	watch_secs "$t"
+	watch_end "$GL_OUT/progress-lunclone-$RUN.txt"
+	echo "$WATCH_T1 - $t" | bc
 	rmdir "$so"
 }
 
@@ -198,7 +180,6 @@ for ((r = 1; r <= RUNS; r++)); do
 	RUN=$r
 	for tool in $order; do
 		fresh_dst
-		TOOL=$tool
 		secs=$("run_$tool")
 		check_dst "$tool" "$r"
 		echo "bench: run $r $tool ${secs}s"

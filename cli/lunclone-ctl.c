@@ -45,7 +45,7 @@ static const char ctl_usage[] =
     "Options:\n"
     "  -S, --socket PATH   the device's socket, /run/lunclone/<name>.sock\n"
     "  -j, --json          print the status as a JSON object\n"
-    "  -i, --interval MS   how often watch polls (default 1000, 10-60000)\n"
+    "  -i, --interval MS   how often watch polls (default 1000, 100-60000)\n"
     "  -h, --help          show this help\n";
 
 int cli_ctl_exchange(const char *verb, const char *path, const char *request, char **ret_reply)
@@ -164,7 +164,7 @@ int cli_ctl_main(int argc, char **argv)
 			json = true;
 			break;
 		case 'i':
-			if (!cli_opt_u32(o.verb, "--interval", optarg, 10, 60000, &interval_ms))
+			if (!cli_opt_u32(o.verb, "--interval", optarg, 100, 60000, &interval_ms))
 				return CLI_EXIT_USAGE;
 			interval_given = true;
 			break;
